@@ -1,0 +1,97 @@
+package plan
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/inferplan/inferplan/internal/inputerr"
+)
+
+func TestBufferFor(t *testing.T) {
+	bufs := []Buffer{{MinSize: 1, MaxSize: 64}, {MinSize: 64.5, MaxSize: 100}, {MinSize: 120, MaxSize: NoUpperBound}}
+	for size, want := range map[float64]int{0.5: 0, 1: 0, 64: 0, 64.2: 1, 64.5: 1, 100: 1, 110: 2, 1e20: 2} {
+		if got := BufferFor(bufs, size); got != want {
+			t.Errorf("BufferFor(%v) = %d, want %d", size, got, want)
+		}
+	}
+	// a size above the last max_size joins the last buffer
+	if got := BufferFor(bufs[:2], 1000); got != 1 {
+		t.Errorf("above the last buffer: %d", got)
+	}
+}
+
+const good = `{
+  "version": 1,
+  "platform": "lambda",
+  "slo": {"percentile": 95, "latency_ms": 20000},
+  "pricing": {"gb_second_usd": 0.0000166667, "request_usd": 0.0000002, "as_of": "2026-07-20"},
+  "buffers": [
+    {"min_size": 1, "max_size": 64, "batch_size": 8, "timeout_ms": 900, "memory_mb": 1536},
+    {"min_size": 64.5, "max_size": 1e18, "batch_size": 4, "timeout_ms": 1200, "memory_mb": 1792}
+  ],
+  "estimate": {"method": "replay", "requests": 6026, "invocations": 1063, "cost_usd": 0.3778, "cost_per_million_usd": 62.69,
+    "slo_attainment": 0.988, "latency_p50_ms": 7000, "latency_p95_ms": 17000, "latency_p99_ms": 19000, "padding_ratio": 0.096}
+}`
+
+func TestParseContractExample(t *testing.T) {
+	p, err := Parse([]byte(good), "plan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Buffers) != 2 || p.Buffers[1].MaxSize != NoUpperBound || p.Estimate.Invocations != 1063 {
+		t.Fatalf("plan = %+v", p)
+	}
+	if p.Buffers[0].TimeoutMicros() != 900_000 {
+		t.Fatalf("timeout µs = %d", p.Buffers[0].TimeoutMicros())
+	}
+}
+
+func TestParseErrorsNameLineAndField(t *testing.T) {
+	for _, tc := range []struct {
+		name, from, to string
+		line           int
+		field, words   string
+	}{
+		{"overlap", `"min_size": 64.5`, `"min_size": 60`, 8, "buffers[1].min_size", "overlaps"},
+		{"batch zero", `"batch_size": 4`, `"batch_size": 0`, 8, "buffers[1].batch_size", "below 1"},
+		{"negative timeout", `"timeout_ms": 900`, `"timeout_ms": -1`, 7, "buffers[0].timeout_ms", "non-negative"},
+		{"no memory", `, "memory_mb": 1792`, ``, 8, "buffers[1].memory_mb", "missing"},
+		{"version", `"version": 1`, `"version": 3`, 2, "version", "not supported"},
+		{"platform", `"platform": "lambda"`, `"platform": "k8s"`, 3, "platform", "k8s"},
+		{"percentile", `"percentile": 95`, `"percentile": 0`, 4, "slo", "percentile"},
+		{"string batch", `"batch_size": 8`, `"batch_size": "8"`, 7, "buffers.batch_size", "want a int"},
+		{"syntax", `"buffers": [`, `"buffers": [[`, 10, "", "invalid JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := strings.Replace(good, tc.from, tc.to, 1)
+			_, err := Parse([]byte(doc), "p.json")
+			var ie *inputerr.Error
+			if !errors.As(err, &ie) {
+				t.Fatalf("err = %v", err)
+			}
+			if ie.File != "p.json" || ie.Line != tc.line || !strings.Contains(ie.Field, tc.field) || !strings.Contains(err.Error(), tc.words) {
+				t.Fatalf("err = %q (line %d, field %q); want line %d, field %q, words %q", err, ie.Line, ie.Field, tc.line, tc.field, tc.words)
+			}
+		})
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	p, err := Parse([]byte(good), "plan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Parse(data, "again.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data2, _ := q.Marshal()
+	if string(data) != string(data2) {
+		t.Fatal("marshal is not stable")
+	}
+}
