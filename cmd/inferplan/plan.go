@@ -1,0 +1,209 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/inferplan/inferplan/internal/example"
+	"github.com/inferplan/inferplan/planner"
+	"github.com/inferplan/inferplan/planner/plan"
+	"github.com/inferplan/inferplan/planner/trace"
+	"github.com/inferplan/inferplan/profiler/profile"
+	"github.com/inferplan/inferplan/reports"
+)
+
+type planOptions struct {
+	io          *ioStreams
+	profilePath string
+	tracePath   string
+	trace       traceFlags
+	sloMs       float64
+	percentile  float64
+	platform    string
+	out         string
+	format      string
+	example     bool
+	arch        string
+	seed        uint64
+}
+
+func newPlanCmd(io *ioStreams) *cobra.Command {
+	o := &planOptions{io: io}
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Search the cheapest deployment plan that meets a latency SLO",
+		Long: `plan reads a latency profile and a request trace and searches a Lambda deployment plan: buffers
+over the request-size axis and, per buffer, a batch size, a batch timeout and a memory size, for the
+least cost whose replay of the trace meets the SLO percentile. The plan is verified by replaying
+the trace (contract §4) and compared with two baselines: no batching, and one buffer for all sizes.
+
+The plan JSON goes to -o (use -o - for stdout, with the summary on stderr); the summary goes to
+stdout as a table, markdown or the plan JSON itself (--format).`,
+		Example: `  # the embedded example: DeepSpeech on Lambda, 20 minutes of real Azure arrivals
+  inferplan plan --example
+
+  # your own profile and trace, Azure-style columns
+  inferplan plan --profile ds.json --trace azure_conv.csv --time-col TIMESTAMP --size-col ContextTokens \
+      --slo-ms 20000 --percentile 95 -o plan.json
+
+  # arm64 prices, markdown summary for a pull request
+  inferplan plan --profile ds.json --trace t.csv --slo-ms 800 --arch arm64 --format markdown -o plan.json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runPlan(cmd, o)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.profilePath, "profile", "", "latency profile JSON (contract §3.2)")
+	fs.StringVar(&o.tracePath, "trace", "", "request trace CSV (contract §3.1)")
+	o.trace.register(cmd)
+	fs.Float64Var(&o.sloMs, "slo-ms", 0, "latency bound in ms that the percentile must meet (default 20000 with --example)")
+	fs.Float64Var(&o.percentile, "percentile", 95, "SLO percentile, in (0, 100]")
+	fs.StringVar(&o.platform, "platform", "lambda", "platform to plan for: lambda")
+	fs.StringVarP(&o.out, "out", "o", "", "write the plan JSON to this file (- for stdout)")
+	fs.StringVar(&o.format, "format", "table", "summary format: table, json or markdown")
+	fs.BoolVar(&o.example, "example", false, "plan the embedded example (DeepSpeech on Lambda, Azure arrivals) instead of --profile/--trace")
+	fs.StringVar(&o.arch, "arch", "x86_64", "Lambda architecture to price: x86_64 or arm64")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of every random choice the search makes (recorded in the plan)")
+	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
+	_ = cmd.RegisterFlagCompletionFunc("platform", completeFixed("lambda"))
+	_ = cmd.RegisterFlagCompletionFunc("arch", completeFixed("x86_64", "arm64"))
+	return cmd
+}
+
+func runPlan(cmd *cobra.Command, o *planOptions) error {
+	format, err := reports.ParseFormat(o.format)
+	if err != nil {
+		return &flagError{err: err}
+	}
+	if o.platform != "lambda" {
+		return flagErrorf("--platform %q: this version plans lambda", o.platform)
+	}
+	if o.arch != "x86_64" && o.arch != "arm64" {
+		return flagErrorf("--arch %q: want x86_64 or arm64", o.arch)
+	}
+	if !(o.percentile > 0 && o.percentile <= 100) {
+		return flagErrorf("--percentile %v: want a number in (0, 100]", o.percentile)
+	}
+	in, err := o.input()
+	if err != nil {
+		return err
+	}
+	if o.example && o.sloMs == 0 {
+		o.sloMs = 20000
+	}
+	if !(o.sloMs > 0) {
+		return flagErrorf("--slo-ms is required and must be positive")
+	}
+	cat, err := catalog()
+	if err != nil {
+		return err
+	}
+	p, err := planner.Plan(cmd.Context(), in, planner.Options{
+		SLO:     plan.SLO{Percentile: o.percentile, LatencyMs: o.sloMs},
+		Arch:    o.arch,
+		Catalog: cat,
+		Seed:    o.seed,
+		Now:     o.io.Now,
+	})
+	if err != nil {
+		return err
+	}
+	summary := o.io.Out
+	if o.out != "" {
+		if err := writePlan(o.out, p, o.io.Out); err != nil {
+			return err
+		}
+		if o.out == "-" {
+			summary = o.io.ErrOut
+		}
+	}
+	if err := reports.RenderPlan(summary, format, p); err != nil {
+		return err
+	}
+	if o.out != "" && o.out != "-" {
+		fmt.Fprintf(o.io.ErrOut, "wrote %s\n", o.out)
+	}
+	return nil
+}
+
+func (o *planOptions) input() (planner.Input, error) {
+	if o.example {
+		if o.profilePath != "" || o.tracePath != "" {
+			return planner.Input{}, flagErrorf("--example plans the embedded data; leave out --profile and --trace")
+		}
+		prof, err := example.Profile()
+		if err != nil {
+			return planner.Input{}, err
+		}
+		tr, err := example.Trace()
+		if err != nil {
+			return planner.Input{}, err
+		}
+		return planner.Input{Profile: prof, Trace: tr, Inputs: &plan.Inputs{
+			Profile: example.ProfileName, ProfileSHA256: bytesSHA256(example.ProfileJSON()),
+			Trace: tr.Source, TraceSHA256: bytesSHA256(example.AzureConvCSV()),
+			Requests: tr.Len(), SpanS: float64(tr.Span()) / 1e6,
+		}}, nil
+	}
+	if o.profilePath == "" || o.tracePath == "" {
+		return planner.Input{}, flagErrorf("--profile and --trace are required (or --example)")
+	}
+	prof, err := readProfile(o.profilePath)
+	if err != nil {
+		return planner.Input{}, err
+	}
+	tr, err := o.trace.read(o.tracePath)
+	if err != nil {
+		return planner.Input{}, err
+	}
+	return planner.Input{Profile: prof, Trace: tr, Inputs: inputsOf(o.profilePath, o.tracePath, prof, tr)}, nil
+}
+
+func inputsOf(profilePath, tracePath string, _ *profile.Profile, tr *trace.Trace) *plan.Inputs {
+	in := &plan.Inputs{Profile: profilePath, Trace: tracePath, Requests: tr.Len(), SpanS: float64(tr.Span()) / 1e6}
+	in.ProfileSHA256, _ = fileSHA256(profilePath)
+	in.TraceSHA256, _ = fileSHA256(tracePath)
+	return in
+}
+
+// writePlan writes the plan JSON to path, or to stdout for "-". A file is written whole or not at all.
+func writePlan(path string, p *plan.Plan, stdout io.Writer) error {
+	data, err := p.Marshal()
+	if err != nil {
+		return err
+	}
+	if path == "-" {
+		_, err = stdout.Write(data)
+		return err
+	}
+	return writeFileAtomic(path, data)
+}
+
+// writeFileAtomic writes through a temporary file in the same folder and renames it into place, so a crash or
+// a full disk never leaves a half-written plan for CI to read.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".inferplan-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}

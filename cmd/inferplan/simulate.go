@@ -1,0 +1,109 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/inferplan/inferplan/internal/example"
+	"github.com/inferplan/inferplan/planner/plan"
+	"github.com/inferplan/inferplan/planner/replay"
+	"github.com/inferplan/inferplan/planner/trace"
+	"github.com/inferplan/inferplan/profiler/latency"
+	"github.com/inferplan/inferplan/profiler/profile"
+	"github.com/inferplan/inferplan/reports"
+)
+
+type simulateOptions struct {
+	io          *ioStreams
+	planPath    string
+	profilePath string
+	tracePath   string
+	trace       traceFlags
+	format      string
+	example     bool
+}
+
+func newSimulateCmd(io *ioStreams) *cobra.Command {
+	o := &simulateOptions{io: io}
+	cmd := &cobra.Command{
+		Use:   "simulate",
+		Short: "Replay a trace through a plan and report cost and latency",
+		Long: `simulate replays every request of a trace through a plan's buffers with the batching and billing
+semantics of contract §4 — batches close when full or at their timeout, run padded to their largest
+request for the profile's latency, and bill per millisecond — and reports the cost, SLO attainment,
+latency percentiles and padding. With --format json it prints one JSON object with the fields of a
+plan's "estimate".`,
+		Example: `  inferplan simulate --plan plan.json --profile ds.json --trace trace.csv --format json
+
+  # replay a plan over a different day's traffic
+  inferplan simulate --plan plan.json --profile ds.json --trace tuesday.csv --time-col TIMESTAMP --size-col size
+
+  # the example's profile and trace
+  inferplan simulate --plan plan.json --example`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runSimulate(o) },
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.planPath, "plan", "", "plan JSON (contract §3.3)")
+	fs.StringVar(&o.profilePath, "profile", "", "latency profile JSON the plan's memory sizes were measured in")
+	fs.StringVar(&o.tracePath, "trace", "", "request trace CSV")
+	o.trace.register(cmd)
+	fs.StringVar(&o.format, "format", "table", "output format: table, json or markdown")
+	fs.BoolVar(&o.example, "example", false, "use the embedded example's profile and trace")
+	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
+	return cmd
+}
+
+func runSimulate(o *simulateOptions) error {
+	format, err := reports.ParseFormat(o.format)
+	if err != nil {
+		return &flagError{err: err}
+	}
+	if o.planPath == "" {
+		return flagErrorf("--plan is required")
+	}
+	var (
+		prof *profile.Profile
+		tr   *trace.Trace
+	)
+	switch {
+	case o.example && (o.profilePath != "" || o.tracePath != ""):
+		return flagErrorf("--example replays the embedded data; leave out --profile and --trace")
+	case o.example:
+		if prof, err = example.Profile(); err != nil {
+			return err
+		}
+		if tr, err = example.Trace(); err != nil {
+			return err
+		}
+	case o.profilePath == "" || o.tracePath == "":
+		return flagErrorf("--profile and --trace are required (or --example)")
+	default:
+		if prof, err = readProfile(o.profilePath); err != nil {
+			return err
+		}
+		if tr, err = o.trace.read(o.tracePath); err != nil {
+			return err
+		}
+	}
+	p, err := plan.ReadFile(o.planPath)
+	if err != nil {
+		return err
+	}
+	tg, err := replay.Resolve(p, latency.NewTable(prof))
+	if err != nil {
+		return err
+	}
+	res, err := replay.Run(tg, tr, replay.Options{})
+	if err != nil {
+		return err
+	}
+	if format == reports.JSON {
+		return reports.WriteJSON(o.io.Out, res.Estimate)
+	}
+	bufs := plan.Strip(p.Buffers)
+	for i := range bufs {
+		st := res.Buffers[i]
+		bufs[i].Stats = &st
+	}
+	return reports.SimulationDocument(p, bufs, res.Estimate, tr.Source).Render(o.io.Out, format)
+}

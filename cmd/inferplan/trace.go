@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/inferplan/inferplan/planner/trace"
+	"github.com/inferplan/inferplan/reports"
+)
+
+func newTraceCmd(io *ioStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "trace",
+		Short: "Inspect and prepare request traces",
+	}
+	cmd.AddCommand(newTraceStatsCmd(io), newTraceSynthCmd(io))
+	return cmd
+}
+
+func newTraceStatsCmd(io *ioStreams) *cobra.Command {
+	var (
+		tf     traceFlags
+		format string
+	)
+	cmd := &cobra.Command{
+		Use:   "stats FILE",
+		Short: "Summarise a trace: span, mean and peak rate, burstiness, size percentiles",
+		Long: `stats reads a trace (contract §3.1) and prints its span, mean request rate, peak rate over 1-second
+windows (aligned to the first arrival), the coefficient of variation of inter-arrival times (1 for a
+Poisson process; above 1 is bursty) and nearest-rank size percentiles.`,
+		Example: `  inferplan trace stats --time-col TIMESTAMP --size-col ContextTokens azure_llm_2023_conv.csv
+  inferplan trace stats --time-unit ms --size-col input_length mooncake_conversation.csv --format json`,
+		Args: exactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			f, err := reports.ParseFormat(format, reports.Table, reports.JSON, reports.Markdown)
+			if err != nil {
+				return &flagError{err: err}
+			}
+			tr, err := tf.read(args[0])
+			if err != nil {
+				return err
+			}
+			st := tr.Stats()
+			if f == reports.JSON {
+				return reports.WriteJSON(io.Out, st)
+			}
+			return reports.TraceStatsDocument(args[0], st).Render(io.Out, f)
+		},
+	}
+	tf.register(cmd)
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, json or markdown")
+	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
+	return cmd
+}
+
+func newTraceSynthCmd(io *ioStreams) *cobra.Command {
+	var (
+		tf      traceFlags
+		arrPath string
+		mixPath string
+		seed    uint64
+		out     string
+	)
+	cmd := &cobra.Command{
+		Use:   "synth",
+		Short: "Pair a trace's real arrival times with sizes drawn from a size mix",
+		Long: `synth writes a trace whose arrival times are those of --arrivals and whose sizes are drawn
+independently, with a seed, from a size mix (a JSON file of {"size", "share"} classes, such as the MBS
+workload's lambda-deepspeech-size-mix.json). Use it when no trace has both the arrivals and the sizes
+you need: real bursts from one source, a real size distribution from another.`,
+		Example: `  inferplan trace synth --arrivals azure_llm_2023_conv.csv --time-col TIMESTAMP --size-col ContextTokens \
+      --size-mix lambda-deepspeech-size-mix.json --seed 1 -o scenario.csv`,
+		Args: exactArgs(0),
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if arrPath == "" || mixPath == "" {
+				return flagErrorf("--arrivals and --size-mix are required")
+			}
+			arr, err := tf.read(arrPath)
+			if err != nil {
+				return err
+			}
+			mix, err := trace.ReadSizeMix(mixPath)
+			if err != nil {
+				return err
+			}
+			var buf bytes.Buffer
+			if err := trace.Write(&buf, trace.WithSizes(arr, mix, seed)); err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				_, err = io.Out.Write(buf.Bytes())
+				return err
+			}
+			if err := writeFileAtomic(out, buf.Bytes()); err != nil {
+				return err
+			}
+			fmt.Fprintf(io.ErrOut, "wrote %s: %d requests, sizes from %s, seed %d\n", out, arr.Len(), mixPath, seed)
+			return nil
+		},
+	}
+	tf.register(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&arrPath, "arrivals", "", "trace whose arrival times to keep (its size column must still parse)")
+	fs.StringVar(&mixPath, "size-mix", "", "size mix JSON: {\"shares\": [{\"size\": 12, \"share\": 0.1}, …]}")
+	fs.Uint64Var(&seed, "seed", 1, "seed of the size draws")
+	fs.StringVarP(&out, "out", "o", "-", "output CSV (timestamp in seconds, size); - for stdout")
+	return cmd
+}

@@ -1,0 +1,216 @@
+// Package planner searches Lambda deployment plans: buffers over the request-size axis and, per buffer, a batch
+// size, a batch timeout and a memory size, for the least cost that meets a latency SLO percentile over a trace.
+// Every plan it returns has been verified by replaying the trace (package replay); the baselines it reports
+// (no batching; one buffer, as BATCH does) are searched and replayed the same way.
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/inferplan/inferplan/planner/plan"
+	"github.com/inferplan/inferplan/planner/replay"
+	"github.com/inferplan/inferplan/planner/trace"
+	"github.com/inferplan/inferplan/pricing"
+	"github.com/inferplan/inferplan/profiler/latency"
+	"github.com/inferplan/inferplan/profiler/profile"
+)
+
+// Input is what a plan is computed from.
+type Input struct {
+	Profile *profile.Profile
+	Trace   *trace.Trace
+	// Inputs is recorded in the plan as given (file names and digests).
+	Inputs *plan.Inputs
+}
+
+// Options steer the search.
+type Options struct {
+	SLO     plan.SLO
+	Arch    string // x86_64 (default) or arm64: which Lambda price applies
+	Catalog *pricing.Catalog
+	Seed    uint64
+	// Now is the clock; only durations are taken from it (for the search's own timing).
+	Now func() time.Time
+}
+
+// Planner errors.
+var (
+	ErrNoLambda = errors.New("the profile has no Lambda measurements")
+)
+
+// InfeasibleError says no configuration meets the SLO, and what SLO would be met.
+type InfeasibleError struct {
+	SLO plan.SLO
+	// SmallestFeasibleMs is the smallest latency bound that some plan meets at the same percentile: every request
+	// alone (batch 1, no waiting) at the fastest memory for its size.
+	SmallestFeasibleMs float64
+}
+
+func (e *InfeasibleError) Error() string {
+	return fmt.Sprintf("infeasible: no configuration meets p%g ≤ %.0f ms; the smallest SLO some configuration meets is p%g ≤ %.0f ms",
+		e.SLO.Percentile, e.SLO.LatencyMs, e.SLO.Percentile, math.Ceil(e.SmallestFeasibleMs))
+}
+
+// space is the Lambda search space of one profile and one price.
+type space struct {
+	curves   []*latency.Curve // one per profiled memory size, ascending
+	gbs, req float64
+	slo      plan.SLO
+	maxBatch int
+}
+
+func (o *Options) defaults() {
+	if o.Arch == "" {
+		o.Arch = "x86_64"
+	}
+	if o.Catalog == nil {
+		o.Catalog = pricing.Embedded()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+func newSpace(prof *profile.Profile, opt Options) (*space, []string, error) {
+	var warnings []string
+	curves, exact := latency.NewTable(prof).Lambda(opt.Arch)
+	if len(curves) == 0 {
+		return nil, nil, ErrNoLambda
+	}
+	if !exact {
+		warnings = append(warnings, fmt.Sprintf("the profile has no measurements on lambda-%s hardware; using its Lambda measurements as they are, priced as %s", opt.Arch, opt.Arch))
+	}
+	lp, ok := opt.Catalog.Lambda(opt.Arch)
+	if !ok {
+		return nil, nil, fmt.Errorf("no Lambda price for architecture %q (want x86_64 or arm64)", opt.Arch)
+	}
+	s := &space{curves: curves, gbs: lp.GBSecondUSD(), req: lp.RequestUSD, slo: opt.SLO}
+	for _, c := range curves {
+		s.maxBatch = max(s.maxBatch, c.MaxBatch())
+	}
+	return s, warnings, nil
+}
+
+// need is the number of requests out of n that must meet the latency bound.
+func (s *space) need(n int) int {
+	return int(math.Ceil(s.slo.Percentile/100*float64(n) - 1e-9))
+}
+
+// Plan searches a plan for in under opt.
+func Plan(ctx context.Context, in Input, opt Options) (*plan.Plan, error) {
+	opt.defaults()
+	start := opt.Now()
+	if in.Trace == nil || in.Trace.Len() == 0 {
+		return nil, errors.New("planner: the trace has no requests")
+	}
+	if !(opt.SLO.LatencyMs > 0) || !(opt.SLO.Percentile > 0 && opt.SLO.Percentile <= 100) {
+		return nil, fmt.Errorf("planner: SLO p%g ≤ %g ms is not a valid target", opt.SLO.Percentile, opt.SLO.LatencyMs)
+	}
+	sp, warnings, err := newSpace(in.Profile, opt)
+	if err != nil {
+		return nil, fmt.Errorf("planner: %w", err)
+	}
+	reqs := in.Trace.Requests
+
+	best, evals, ok := sp.bestSingleBuffer(ctx, reqs)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, &InfeasibleError{SLO: opt.SLO, SmallestFeasibleMs: sp.smallestFeasible(reqs)}
+	}
+	p := &plan.Plan{
+		Version: plan.Version, Platform: "lambda", Arch: opt.Arch, SLO: opt.SLO,
+		Pricing: plan.Pricing{GBSecondUSD: sp.gbs, RequestUSD: sp.req, AsOf: opt.Catalog.AsOf(), Source: opt.Catalog.Source()},
+		Model:   in.Profile.Model, SizeUnit: in.Profile.SizeUnit, Inputs: in.Inputs, Warnings: warnings,
+	}
+	p.Buffers = sp.singleBufferBuffers(reqs, best)
+	replays := 0
+	if err := sp.verify(p, in.Trace, &replays); err != nil {
+		return nil, err
+	}
+	for _, b := range []func() (plan.Baseline, error){
+		func() (plan.Baseline, error) { return sp.noBatchingBaseline(in.Trace, &replays) },
+		func() (plan.Baseline, error) {
+			return plan.Baseline{Name: "single-buffer", Buffers: plan.Strip(p.Buffers), Estimate: p.Estimate}, nil
+		},
+	} {
+		bl, err := b()
+		if err != nil {
+			return nil, err
+		}
+		p.Baselines = append(p.Baselines, bl)
+	}
+	p.Search = &plan.Search{Method: "exhaustive single-buffer grid (batch × timeout × memory)", Seed: opt.Seed,
+		Evaluations: evals, Replays: replays, Seconds: opt.Now().Sub(start).Seconds()}
+	return p, nil
+}
+
+// verify replays the plan's buffers over the trace and fills the estimate and per-buffer stats.
+func (s *space) verify(p *plan.Plan, tr *trace.Trace, replays *int) error {
+	res, err := s.replay(p.Buffers, tr)
+	if err != nil {
+		return err
+	}
+	*replays++
+	p.Estimate = res.Estimate
+	for i := range p.Buffers {
+		st := res.Buffers[i]
+		p.Buffers[i].Stats = &st
+	}
+	return nil
+}
+
+func (s *space) replay(bufs []plan.Buffer, tr *trace.Trace) (*replay.Result, error) {
+	tg, err := s.target(bufs)
+	if err != nil {
+		return nil, err
+	}
+	return replay.Run(tg, tr, replay.Options{})
+}
+
+func (s *space) target(bufs []plan.Buffer) (*replay.Target, error) {
+	tg := &replay.Target{Buffers: bufs, GBSecondUSD: s.gbs, RequestUSD: s.req, SLOMs: s.slo.LatencyMs}
+	for i, b := range bufs {
+		c := s.curve(b.MemoryMB)
+		if c == nil {
+			return nil, fmt.Errorf("planner: buffer %d: memory %d MB not profiled", i, b.MemoryMB)
+		}
+		tg.Curves = append(tg.Curves, c)
+	}
+	return tg, nil
+}
+
+func (s *space) curve(memoryMB int) *latency.Curve {
+	i := slices.IndexFunc(s.curves, func(c *latency.Curve) bool { return c.Key.MemoryMB == memoryMB })
+	if i < 0 {
+		return nil
+	}
+	return s.curves[i]
+}
+
+// smallestFeasible is the smallest latency bound met at the SLO percentile by some plan: each request alone,
+// without waiting, at the fastest memory for its size. No plan does better, since waiting and batching only add
+// latency, and one buffer per distinct size achieves it.
+func (s *space) smallestFeasible(reqs []trace.Request) float64 {
+	fastest := map[float64]float64{}
+	lat := make([]float64, len(reqs))
+	for i, q := range reqs {
+		l, ok := fastest[q.Size]
+		if !ok {
+			l = math.Inf(1)
+			for _, c := range s.curves {
+				l = math.Min(l, c.At(1, q.Size))
+			}
+			fastest[q.Size] = l
+		}
+		lat[i] = l
+	}
+	slices.Sort(lat)
+	return trace.NearestRank(lat, s.slo.Percentile)
+}
