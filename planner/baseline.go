@@ -33,19 +33,23 @@ func timeoutGrid(sloMs float64, n int) []float64 {
 }
 
 // bestSingleBuffer is the BATCH baseline: one buffer for every size, the cheapest (batch, timeout, memory) on a
-// grid whose replay meets the SLO. Batches depend only on batch size and timeout, so each (B, T) is formed once
-// and costed at every memory size.
-func (s *space) bestSingleBuffer(ctx context.Context, reqs []trace.Request) (config, int, bool) {
+// grid whose replay meets the SLO — or, when none does, the one that meets it for the most requests. Batches
+// depend only on batch size and timeout, so each (B, T) is formed once and costed at every memory size.
+func (s *space) bestSingleBuffer(ctx context.Context, reqs []trace.Request, progress func(done, total int)) (config, int) {
 	need := s.need(len(reqs))
 	var (
 		best    config
 		bestUSD = math.Inf(1)
+		bestMet = -1
 		evals   int
 		batches []replay.Batch
 	)
 	for b := 1; b <= s.maxBatch; b++ {
 		if ctx.Err() != nil {
 			break
+		}
+		if progress != nil {
+			progress(b-1, s.maxBatch)
 		}
 		timeouts := timeoutGrid(s.slo.LatencyMs, 16)
 		if b == 1 {
@@ -59,13 +63,27 @@ func (s *space) bestSingleBuffer(ctx context.Context, reqs []trace.Request) (con
 				}
 				evals++
 				_, cost := replay.Cost(reqs, batches, c, c.Key.MemoryMB, s.gbs, s.req, s.slo.LatencyMs, nil)
-				if cost.Met >= need && cost.CostUSD < bestUSD {
-					best, bestUSD = config{b, t, c.Key.MemoryMB}, cost.CostUSD
+				if better(cost.Met, cost.CostUSD, bestMet, bestUSD, need) {
+					best, bestUSD, bestMet = config{b, t, c.Key.MemoryMB}, cost.CostUSD, cost.Met
 				}
 			}
 		}
 	}
-	return best, evals, !math.IsInf(bestUSD, 1)
+	return best, evals
+}
+
+// better orders configurations: those meeting the SLO (met ≥ need) by cost, before those missing it by met.
+func better(met int, usd float64, bestMet int, bestUSD float64, need int) bool {
+	meets, bestMeets := met >= need, bestMet >= need
+	switch {
+	case meets && !bestMeets:
+		return true
+	case meets && bestMeets:
+		return usd < bestUSD
+	case !meets && !bestMeets:
+		return met > bestMet || met == bestMet && usd < bestUSD
+	}
+	return false
 }
 
 // singleBufferBuffers is the buffer list of a single-buffer configuration.
@@ -81,26 +99,35 @@ func minSize(reqs []trace.Request) float64 {
 	return m
 }
 
-// noBatchingBaseline serves every request alone (batch 1, timeout 0) at the cheapest memory size that meets the
-// SLO, or, when none does, at the memory size with the best attainment.
-func (s *space) noBatchingBaseline(tr *trace.Trace, replays *int) (plan.Baseline, error) {
-	reqs := tr.Requests
+// noBatching serves every request alone (batch 1, timeout 0) at the cheapest memory size that meets the SLO, or,
+// when none does, at the memory size that meets it for the most requests.
+func (s *space) noBatching(reqs []trace.Request) config {
 	need := s.need(len(reqs))
 	batches := replay.FormBatches(reqs, 1, 0, nil)
-	var bestMem int
+	var best config
 	bestUSD, bestMet := math.Inf(1), -1
 	for _, c := range s.curves {
 		_, cost := replay.Cost(reqs, batches, c, c.Key.MemoryMB, s.gbs, s.req, s.slo.LatencyMs, nil)
-		meets, bestMeets := cost.Met >= need, bestMet >= need
-		if meets && (!bestMeets || cost.CostUSD < bestUSD) || !meets && !bestMeets && cost.Met > bestMet {
-			bestMem, bestUSD, bestMet = c.Key.MemoryMB, cost.CostUSD, cost.Met
+		if better(cost.Met, cost.CostUSD, bestMet, bestUSD, need) {
+			best, bestUSD, bestMet = config{1, 0, c.Key.MemoryMB}, cost.CostUSD, cost.Met
 		}
 	}
-	bufs := s.singleBufferBuffers(reqs, config{1, 0, bestMem})
-	res, err := s.replay(bufs, tr)
-	if err != nil {
-		return plan.Baseline{}, err
+	return best
+}
+
+// fastestPerClass is the fastest plan there is: one buffer per size class, every request alone at the memory
+// that serves the class's largest size soonest.
+func (s *space) fastestPerClass(cl *classes) []plan.Buffer {
+	bufs := make([]plan.Buffer, cl.n())
+	for k := range bufs {
+		best, bestMs := 0, math.Inf(1)
+		for _, c := range s.curves {
+			if l := c.At(1, cl.upper[k]); l < bestMs {
+				best, bestMs = c.Key.MemoryMB, l
+			}
+		}
+		bufs[k] = plan.Buffer{MinSize: cl.lower[k], MaxSize: cl.upper[k], BatchSize: 1, TimeoutMs: 0, MemoryMB: best}
 	}
-	*replays++
-	return plan.Baseline{Name: "no-batching", Buffers: bufs, Estimate: res.Estimate}, nil
+	bufs[len(bufs)-1].MaxSize = plan.NoUpperBound
+	return bufs
 }

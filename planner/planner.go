@@ -34,8 +34,32 @@ type Options struct {
 	Arch    string // x86_64 (default) or arm64: which Lambda price applies
 	Catalog *pricing.Catalog
 	Seed    uint64
+	// MaxBuffers bounds the number of buffers (default 16).
+	MaxBuffers int
+	// MaxClasses bounds the size classes buffer boundaries fall between (default 32): every distinct size when
+	// there are no more, quantile bins otherwise.
+	MaxClasses int
+	// RefineBudget is the number of replays Bayesian optimisation may spend polishing the plan's timeouts
+	// (default 30; negative disables).
+	RefineBudget int
+	// Window, when positive, also plans every window of this many seconds separately (MBS and BATCH re-fit per
+	// hour) and reports the schedule.
+	Window float64
+	// Progress, when set, receives progress of long stages; it may be called from several goroutines.
+	Progress Progress
 	// Now is the clock; only durations are taken from it (for the search's own timing).
 	Now func() time.Time
+}
+
+// Progress receives the progress of a long stage.
+type Progress func(stage string, done, total int)
+
+func (p Progress) stage(name string, total int) func(done, total int) {
+	if p == nil {
+		return nil
+	}
+	p(name, 0, total)
+	return func(done, total int) { p(name, done, total) }
 }
 
 // Planner errors.
@@ -73,6 +97,15 @@ func (o *Options) defaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.MaxBuffers <= 0 {
+		o.MaxBuffers = 16
+	}
+	if o.MaxClasses <= 0 {
+		o.MaxClasses = 32
+	}
+	if o.RefineBudget == 0 {
+		o.RefineBudget = 30
 	}
 }
 
@@ -115,55 +148,21 @@ func Plan(ctx context.Context, in Input, opt Options) (*plan.Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("planner: %w", err)
 	}
-	reqs := in.Trace.Requests
-
-	best, evals, ok := sp.bestSingleBuffer(ctx, reqs)
-	if err := ctx.Err(); err != nil {
+	p, err := sp.planTrace(ctx, in.Trace, opt)
+	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, &InfeasibleError{SLO: opt.SLO, SmallestFeasibleMs: sp.smallestFeasible(reqs)}
-	}
-	p := &plan.Plan{
-		Version: plan.Version, Platform: "lambda", Arch: opt.Arch, SLO: opt.SLO,
-		Pricing: plan.Pricing{GBSecondUSD: sp.gbs, RequestUSD: sp.req, AsOf: opt.Catalog.AsOf(), Source: opt.Catalog.Source()},
-		Model:   in.Profile.Model, SizeUnit: in.Profile.SizeUnit, Inputs: in.Inputs, Warnings: warnings,
-	}
-	p.Buffers = sp.singleBufferBuffers(reqs, best)
-	replays := 0
-	if err := sp.verify(p, in.Trace, &replays); err != nil {
-		return nil, err
-	}
-	for _, b := range []func() (plan.Baseline, error){
-		func() (plan.Baseline, error) { return sp.noBatchingBaseline(in.Trace, &replays) },
-		func() (plan.Baseline, error) {
-			return plan.Baseline{Name: "single-buffer", Buffers: plan.Strip(p.Buffers), Estimate: p.Estimate}, nil
-		},
-	} {
-		bl, err := b()
-		if err != nil {
+	p.Arch = opt.Arch
+	p.Pricing = plan.Pricing{GBSecondUSD: sp.gbs, RequestUSD: sp.req, AsOf: opt.Catalog.AsOf(), Source: opt.Catalog.Source()}
+	p.Model, p.SizeUnit, p.Inputs = in.Profile.Model, in.Profile.SizeUnit, in.Inputs
+	p.Warnings = append(warnings, p.Warnings...)
+	if opt.Window > 0 {
+		if err := sp.schedule(ctx, p, in.Trace, opt); err != nil {
 			return nil, err
 		}
-		p.Baselines = append(p.Baselines, bl)
 	}
-	p.Search = &plan.Search{Method: "exhaustive single-buffer grid (batch × timeout × memory)", Seed: opt.Seed,
-		Evaluations: evals, Replays: replays, Seconds: opt.Now().Sub(start).Seconds()}
+	p.Search.Seconds = math.Round(opt.Now().Sub(start).Seconds()*100) / 100
 	return p, nil
-}
-
-// verify replays the plan's buffers over the trace and fills the estimate and per-buffer stats.
-func (s *space) verify(p *plan.Plan, tr *trace.Trace, replays *int) error {
-	res, err := s.replay(p.Buffers, tr)
-	if err != nil {
-		return err
-	}
-	*replays++
-	p.Estimate = res.Estimate
-	for i := range p.Buffers {
-		st := res.Buffers[i]
-		p.Buffers[i].Stats = &st
-	}
-	return nil
 }
 
 func (s *space) replay(bufs []plan.Buffer, tr *trace.Trace) (*replay.Result, error) {
@@ -171,7 +170,7 @@ func (s *space) replay(bufs []plan.Buffer, tr *trace.Trace) (*replay.Result, err
 	if err != nil {
 		return nil, err
 	}
-	return replay.Run(tg, tr, replay.Options{})
+	return replay.Run(tg, tr, replay.Options{Percentile: s.slo.Percentile})
 }
 
 func (s *space) target(bufs []plan.Buffer) (*replay.Target, error) {

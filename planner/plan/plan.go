@@ -40,7 +40,9 @@ type Plan struct {
 	Search     *Search  `json:"search,omitempty"`
 	LowerBound *Bound   `json:"lower_bound,omitempty"`
 	Schedule   []Window `json:"schedule,omitempty"`
-	Warnings   []string `json:"warnings,omitempty"`
+	// ScheduleEstimate is the replay of the schedule: every window served by its own plan.
+	ScheduleEstimate *Estimate `json:"schedule_estimate,omitempty"`
+	Warnings         []string  `json:"warnings,omitempty"`
 }
 
 // SLO is a latency percentile target.
@@ -112,12 +114,15 @@ type Inputs struct {
 
 // Search records how the plan was found.
 type Search struct {
-	Method      string  `json:"method"`
-	Seed        uint64  `json:"seed"`
-	Evaluations int     `json:"evaluations"`
-	Replays     int     `json:"replays"`
-	Note        string  `json:"note,omitempty"`
-	Seconds     float64 `json:"seconds,omitempty"`
+	Method      string `json:"method"`
+	Refinement  string `json:"refinement,omitempty"`
+	Seed        uint64 `json:"seed"`
+	Evaluations int    `json:"evaluations"` // analytic configuration evaluations
+	Replays     int    `json:"replays"`     // replays of the trace
+	SizeClasses int    `json:"size_classes,omitempty"`
+	// Targets are the analytic attainment targets the replay calibration tried, in order.
+	Targets []float64 `json:"analytic_targets,omitempty"`
+	Seconds float64   `json:"seconds,omitempty"`
 }
 
 // Bound is the ideal lower bound on cost: every request in a full batch of its own exact size, no waiting, at the
@@ -127,12 +132,15 @@ type Bound struct {
 	CostPerMillionUSD float64 `json:"cost_per_million_usd"`
 }
 
-// Window is one entry of a per-window schedule (`plan --window`).
+// Window is one entry of a per-window schedule (`plan --window`): the plan for the requests arriving in
+// [StartS, EndS) seconds of the trace, and how the whole-trace plan does on the same requests.
 type Window struct {
 	StartS   float64  `json:"start_s"`
 	EndS     float64  `json:"end_s"`
 	Buffers  []Buffer `json:"buffers"`
 	Estimate Estimate `json:"estimate"`
+	// WholeTrace is the replay of the plan's top-level buffers over this window alone.
+	WholeTrace Estimate `json:"whole_trace_plan"`
 }
 
 // BufferFor returns the index of the buffer a request of the given size joins: the first buffer whose max_size is

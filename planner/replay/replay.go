@@ -63,11 +63,15 @@ type Result struct {
 	Latencies []float64
 	// LatencyBuffer[i] is the buffer of Latencies[i] (only with Options.KeepLatencies).
 	LatencyBuffer []uint16
+	// PercentileMs is the latency at Options.Percentile (when set).
+	PercentileMs float64
 }
 
 // Options tune a replay.
 type Options struct {
 	KeepLatencies bool
+	// Percentile, when in (0, 100], also reports the latency at that percentile (the SLO's, say).
+	Percentile float64
 }
 
 // Run replays tr through t (contract §4):
@@ -137,7 +141,14 @@ func Run(t *Target, tr *trace.Trace, opt Options) (*Result, error) {
 			sel = slices.Clone(all) // percentiles reorder; the kept latencies stay grouped by buffer
 			res.Latencies = all
 		}
-		ps := percentiles(sel, 50, 95, 99)
+		want := []float64{50, 95, 99}
+		if opt.Percentile > 0 && opt.Percentile <= 100 {
+			want = append(want, opt.Percentile)
+		}
+		ps := percentiles(sel, want...)
+		if len(ps) == 4 {
+			res.PercentileMs = roundMicro(ps[3])
+		}
 		// to the microsecond, the resolution of arrival times: keeps 13453.820000000002 out of plan files
 		e.LatencyP50Ms, e.LatencyP95Ms, e.LatencyP99Ms = roundMicro(ps[0]), roundMicro(ps[1]), roundMicro(ps[2])
 	}
