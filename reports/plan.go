@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/inferplan/inferplan/planner/plan"
 )
@@ -34,11 +35,18 @@ func PlanDocument(p *plan.Plan) *Document {
 	}
 	d.Lines = append(d.Lines, price)
 	if s := p.Search; s != nil {
-		line := fmt.Sprintf("Search: %s, seed %d, %s evaluations, %d replays", s.Method, s.Seed, Thousands(float64(s.Evaluations), 0), s.Replays)
-		if s.Note != "" {
-			line += "; " + s.Note
+		d.Lines = append(d.Lines, "Search: "+s.Method)
+		line := fmt.Sprintf("        seed %d · %s analytic evaluations · %d replays", s.Seed, Thousands(float64(s.Evaluations), 0), s.Replays)
+		if s.SizeClasses > 0 {
+			line += fmt.Sprintf(" · %d size classes", s.SizeClasses)
+		}
+		if s.Seconds > 0 {
+			line += fmt.Sprintf(" · %.1f s", s.Seconds)
 		}
 		d.Lines = append(d.Lines, line)
+		if s.Refinement != "" {
+			d.Lines = append(d.Lines, "        refined: "+s.Refinement)
+		}
 	}
 	d.Sections = append(d.Sections, BuffersSection("Buffers", p.SizeUnit, p.Buffers))
 	d.Sections = append(d.Sections, comparisonSection(p))
@@ -154,22 +162,41 @@ func analyticSection(p *plan.Plan) Section {
 }
 
 func scheduleSection(p *plan.Plan) Section {
-	s := Section{Title: "Schedule (one plan per window)", Columns: []Column{
+	s := Section{Title: "Schedule: one plan per window (buffers in the plan JSON)", Columns: []Column{
 		{"Window", false}, {"Buffers", true}, {"Requests", true}, {"$ / 1M req", true}, {"SLO met", true}, {"p95", true},
-		{"Batch / timeout / memory per buffer", false},
+		{"Whole-trace plan: $ / 1M", true}, {"SLO met", true},
 	}}
 	for _, w := range p.Schedule {
-		cfg := ""
-		for i, b := range w.Buffers {
-			if i > 0 {
-				cfg += "; "
-			}
-			cfg += fmt.Sprintf("≤%s: %d/%s/%d", Num(b.MaxSize), b.BatchSize, Ms(b.TimeoutMs), b.MemoryMB)
-		}
-		s.Rows = append(s.Rows, []string{Ms(w.StartS*1000) + "–" + Ms(w.EndS*1000), fmt.Sprint(len(w.Buffers)),
-			Thousands(float64(w.Estimate.Requests), 0), USD(w.Estimate.CostPerMillionUSD), Pct(w.Estimate.SLOAttainment), Ms(w.Estimate.LatencyP95Ms), cfg})
+		s.Rows = append(s.Rows, []string{Duration(w.StartS) + "–" + Duration(w.EndS), fmt.Sprint(len(w.Buffers)),
+			Thousands(float64(w.Estimate.Requests), 0), USD(w.Estimate.CostPerMillionUSD), Pct(w.Estimate.SLOAttainment),
+			Ms(w.Estimate.LatencyP95Ms), USD(w.WholeTrace.CostPerMillionUSD), Pct(w.WholeTrace.SLOAttainment)})
+	}
+	if e := p.ScheduleEstimate; e != nil {
+		s.Rows = append(s.Rows, []string{"schedule", "", Thousands(float64(e.Requests), 0), USD(e.CostPerMillionUSD),
+			Pct(e.SLOAttainment), Ms(e.LatencyP95Ms), USD(p.Estimate.CostPerMillionUSD), Pct(p.Estimate.SLOAttainment)})
+		s.Notes = append(s.Notes, fmt.Sprintf("Re-planning every window costs %s per 1M requests against %s for one plan for the whole trace (%s).",
+			USD(e.CostPerMillionUSD), USD(p.Estimate.CostPerMillionUSD), Savings(p.Estimate.CostUSD, e.CostUSD)))
 	}
 	return s
+}
+
+// Duration formats seconds compactly: 90 → "1m30s", 3600 → "1h", 0 → "0".
+func Duration(sec float64) string {
+	d := int64(math.Round(sec))
+	if d == 0 {
+		return "0"
+	}
+	out := ""
+	if h := d / 3600; h > 0 {
+		out += fmt.Sprintf("%dh", h)
+	}
+	if m := d % 3600 / 60; m > 0 {
+		out += fmt.Sprintf("%dm", m)
+	}
+	if s := d % 60; s > 0 {
+		out += fmt.Sprintf("%ds", s)
+	}
+	return out
 }
 
 // SimulationDocument summarises a replay of a plan over a trace.

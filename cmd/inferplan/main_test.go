@@ -70,7 +70,7 @@ func TestPlanExample(t *testing.T) {
 
 func TestPlanExampleMarkdownAndJSON(t *testing.T) {
 	r := run(t, "plan", "--example", "--format", "markdown")
-	if r.code != 0 || !strings.Contains(r.stdout, "| # |") || !strings.HasPrefix(r.stdout, "### Plan for deepspeech-0.6") {
+	if r.code != 0 || !strings.Contains(r.stdout, "| Sizes (KB of audio) |") || !strings.HasPrefix(r.stdout, "### Plan for deepspeech-0.6") {
 		t.Fatalf("markdown: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	dir := t.TempDir()

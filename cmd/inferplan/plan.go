@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,6 +30,10 @@ type planOptions struct {
 	example     bool
 	arch        string
 	seed        uint64
+	maxBuffers  int
+	window      time.Duration
+	refine      int
+	quiet       bool
 }
 
 func newPlanCmd(io *ioStreams) *cobra.Command {
@@ -69,6 +74,10 @@ stdout as a table, markdown or the plan JSON itself (--format).`,
 	fs.BoolVar(&o.example, "example", false, "plan the embedded example (DeepSpeech on Lambda, Azure arrivals) instead of --profile/--trace")
 	fs.StringVar(&o.arch, "arch", "x86_64", "Lambda architecture to price: x86_64 or arm64")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of every random choice the search makes (recorded in the plan)")
+	fs.IntVar(&o.maxBuffers, "max-buffers", 16, "most buffers a plan may have")
+	fs.DurationVar(&o.window, "window", 0, "also plan every window of this length separately (e.g. 1h, 10m) and print the schedule")
+	fs.IntVar(&o.refine, "refine", 30, "replays Bayesian optimisation may spend polishing the plan's timeouts (0: none)")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bars on stderr")
 	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
 	_ = cmd.RegisterFlagCompletionFunc("platform", completeFixed("lambda"))
 	_ = cmd.RegisterFlagCompletionFunc("arch", completeFixed("x86_64", "arm64"))
@@ -99,17 +108,33 @@ func runPlan(cmd *cobra.Command, o *planOptions) error {
 	if !(o.sloMs > 0) {
 		return flagErrorf("--slo-ms is required and must be positive")
 	}
+	if o.maxBuffers < 1 {
+		return flagErrorf("--max-buffers %d: want at least 1", o.maxBuffers)
+	}
+	if o.window < 0 || o.window > 0 && o.window < time.Second {
+		return flagErrorf("--window %v: want a duration of at least 1s (e.g. 1h, 10m)", o.window)
+	}
 	cat, err := catalog()
 	if err != nil {
 		return err
 	}
+	refine := o.refine
+	if refine == 0 {
+		refine = -1 // planner: negative disables
+	}
+	prog := newProgress(o.io, o.quiet)
 	p, err := planner.Plan(cmd.Context(), in, planner.Options{
-		SLO:     plan.SLO{Percentile: o.percentile, LatencyMs: o.sloMs},
-		Arch:    o.arch,
-		Catalog: cat,
-		Seed:    o.seed,
-		Now:     o.io.Now,
+		SLO:          plan.SLO{Percentile: o.percentile, LatencyMs: o.sloMs},
+		Arch:         o.arch,
+		Catalog:      cat,
+		Seed:         o.seed,
+		MaxBuffers:   o.maxBuffers,
+		RefineBudget: refine,
+		Window:       o.window.Seconds(),
+		Progress:     prog.report,
+		Now:          o.io.Now,
 	})
+	prog.done()
 	if err != nil {
 		return err
 	}
