@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/inferplan/inferplan/planner/plan"
@@ -64,7 +65,7 @@ func (p Progress) stage(name string, total int) func(done, total int) {
 
 // Planner errors.
 var (
-	ErrNoLambda = errors.New("the profile has no Lambda measurements")
+	ErrNoLambda = errors.New("the profile has no Lambda measurements, nor CPU measurements with a vCPU count to emulate Lambda from")
 )
 
 // InfeasibleError says no configuration meets the SLO, and what SLO would be met.
@@ -111,12 +112,18 @@ func (o *Options) defaults() {
 
 func newSpace(prof *profile.Profile, opt Options) (*space, []string, error) {
 	var warnings []string
-	curves, exact := latency.NewTable(prof).Lambda(opt.Arch)
-	if len(curves) == 0 {
+	curves, src := latency.NewTable(prof).Lambda(opt.Arch)
+	switch src {
+	case latency.NoLambda:
 		return nil, nil, ErrNoLambda
-	}
-	if !exact {
+	case latency.OtherArch:
 		warnings = append(warnings, fmt.Sprintf("the profile has no measurements on lambda-%s hardware; using its Lambda measurements as they are, priced as %s", opt.Arch, opt.Arch))
+	case latency.EmulatedFromCPU:
+		var sizes []string
+		for _, c := range curves {
+			sizes = append(sizes, fmt.Sprintf("%d MB", c.Key.MemoryMB))
+		}
+		warnings = append(warnings, fmt.Sprintf("the profile has no Lambda measurements: Lambda is emulated from its CPU measurements by CPU share (k vCPUs = k × 1,769 MB: %s); measure on Lambda (profile --target lambda:FUNCTION) before trusting the costs", strings.Join(sizes, ", ")))
 	}
 	lp, ok := opt.Catalog.Lambda(opt.Arch)
 	if !ok {

@@ -35,9 +35,9 @@ func ResolveBuffers(bufs []plan.Buffer, tab *latency.Table, arch string, gbs, re
 	if arch == "" {
 		arch = "x86_64"
 	}
-	curves, _ := tab.Lambda(arch)
-	if len(curves) == 0 {
-		return nil, fmt.Errorf("the profile has no Lambda measurements")
+	curves, src := tab.Lambda(arch)
+	if src == latency.NoLambda {
+		return nil, fmt.Errorf("the profile has no Lambda measurements (nor CPU measurements with a vCPU count to emulate them)")
 	}
 	t := &Target{Buffers: bufs, GBSecondUSD: gbs, RequestUSD: req, SLOMs: sloMs}
 	for i, b := range bufs {

@@ -148,9 +148,9 @@ func TestFitDeepSpeech(t *testing.T) {
 		t.Fatal(err)
 	}
 	tab := NewTable(p)
-	curves, exact := tab.Lambda("x86_64")
-	if !exact || len(curves) != 24 {
-		t.Fatalf("got %d Lambda curves (exact arch %v), want 24", len(curves), exact)
+	curves, src := tab.Lambda("x86_64")
+	if src != Measured || len(curves) != 24 {
+		t.Fatalf("got %d Lambda curves (source %v), want 24 measured", len(curves), src)
 	}
 	var pts []Point
 	for _, c := range curves {
@@ -163,5 +163,28 @@ func TestFitDeepSpeech(t *testing.T) {
 	t.Logf("DeepSpeech on Lambda: %v", f)
 	if f.HeldOutMAPE > 5 { // measured 2.5% (2026-11-23)
 		t.Errorf("held-out MAPE %.1f%% > 5%%", f.HeldOutMAPE)
+	}
+}
+
+func TestLambdaEmulatedFromCPU(t *testing.T) {
+	p := &profile.Profile{Version: 1}
+	for _, v := range []float64{1, 2, 6, 0.5} {
+		p.Measurements = append(p.Measurements, profile.Measurement{Platform: profile.CPU, VCPUs: v, Batch: 1, Size: 16, LatencyMs: 100 / v})
+	}
+	curves, src := NewTable(p).Lambda("arm64")
+	if src != EmulatedFromCPU || len(curves) != 3 {
+		t.Fatalf("%d curves from %v", len(curves), src)
+	}
+	// 1 vCPU → 1,769 MB; 2 → 3,538 MB; 6 → 10,614 MB capped at Lambda's 10,240; 0.5 vCPU is not a thread count
+	for i, want := range []int{1769, 3538, 10240} {
+		if c := curves[i]; c.Key.MemoryMB != want || c.Key.Platform != profile.Lambda || c.Key.Hardware != "lambda-arm64" {
+			t.Errorf("curve %d: %+v", i, c.Key)
+		}
+	}
+	if got := curves[1].At(1, 16); got != 50 {
+		t.Errorf("2 vCPU latency %v", got)
+	}
+	if _, src := NewTable(&profile.Profile{Version: 1, Measurements: []profile.Measurement{{Platform: profile.GPU, Batch: 1, Size: 1, LatencyMs: 1}}}).Lambda("x86_64"); src != NoLambda {
+		t.Errorf("a GPU-only profile: %v", src)
 	}
 }

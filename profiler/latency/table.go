@@ -133,28 +133,71 @@ func (t *Table) Curve(k profile.Key) (*Curve, bool) {
 	return c, ok
 }
 
-// Lambda returns the Lambda curves, one per memory size (ascending), preferring measurements whose hardware names
-// the architecture ("lambda-arm64"); when none do, all Lambda measurements are used and exact is false.
-func (t *Table) Lambda(arch string) (curves []*Curve, exact bool) {
-	for _, want := range []bool{true, false} {
+// LambdaSource says where the Lambda curves of a table come from.
+type LambdaSource int
+
+const (
+	// NoLambda: the profile has neither Lambda nor CPU measurements with a vCPU count.
+	NoLambda LambdaSource = iota
+	// Measured on Lambda on the architecture asked for (hardware "lambda-<arch>").
+	Measured
+	// OtherArch: measured on Lambda, but not on hardware that names the architecture asked for.
+	OtherArch
+	// EmulatedFromCPU: no Lambda measurements; CPU measurements with k vCPUs stand for Lambda at k × 1,769 MB.
+	EmulatedFromCPU
+)
+
+// Lambda returns the Lambda curves, one per memory size (ascending), and where they come from. It prefers
+// measurements whose hardware names the architecture ("lambda-arm64"), then any Lambda measurements; a profile
+// with none is emulated from its CPU measurements by Lambda's CPU share — one vCPU per 1,769 MB, so k threads
+// stand for min(k × 1,769, 10,240) MB (the first CPU configuration of each vCPU count is used).
+func (t *Table) Lambda(arch string) ([]*Curve, LambdaSource) {
+	pick := func(want func(k profile.Key) bool) []*Curve {
 		seen := map[int]bool{}
-		curves = curves[:0]
+		var curves []*Curve
 		for _, k := range t.keys {
-			if k.Platform != profile.Lambda || seen[k.MemoryMB] {
-				continue
-			}
-			if want && k.Hardware != "lambda-"+arch {
+			if k.Platform != profile.Lambda || seen[k.MemoryMB] || !want(k) {
 				continue
 			}
 			seen[k.MemoryMB] = true
 			curves = append(curves, t.curves[k])
 		}
-		if len(curves) > 0 {
-			slices.SortFunc(curves, func(a, b *Curve) int { return a.Key.MemoryMB - b.Key.MemoryMB })
-			return curves, want
-		}
+		return curves
 	}
-	return nil, false
+	curves, src := pick(func(k profile.Key) bool { return k.Hardware == "lambda-"+arch }), Measured
+	if len(curves) == 0 {
+		curves, src = pick(func(profile.Key) bool { return true }), OtherArch
+	}
+	if len(curves) == 0 {
+		curves, src = t.emulatedLambda(arch), EmulatedFromCPU
+	}
+	if len(curves) == 0 {
+		return nil, NoLambda
+	}
+	slices.SortFunc(curves, func(a, b *Curve) int { return a.Key.MemoryMB - b.Key.MemoryMB })
+	return curves, src
+}
+
+// MBPerVCPU is Lambda's memory per vCPU of CPU share.
+const MBPerVCPU = 1769
+
+func (t *Table) emulatedLambda(arch string) []*Curve {
+	seen := map[int]bool{}
+	var out []*Curve
+	for _, k := range t.keys {
+		if k.Platform != profile.CPU || k.VCPUs < 1 || k.VCPUs != math.Trunc(k.VCPUs) {
+			continue
+		}
+		mb := min(int(k.VCPUs)*MBPerVCPU, 10240)
+		if seen[mb] {
+			continue
+		}
+		seen[mb] = true
+		c := *t.curves[k]
+		c.Key = profile.Key{Platform: profile.Lambda, Hardware: "lambda-" + arch, MemoryMB: mb, DType: k.DType}
+		out = append(out, &c)
+	}
+	return out
 }
 
 // MaxBatch is the largest measured batch size.

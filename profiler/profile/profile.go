@@ -422,6 +422,9 @@ func (p *Profile) validate(name string) error {
 		if !(m.Size > 0) || math.IsInf(m.Size, 0) {
 			return bad(m, i, "size", "missing or not positive")
 		}
+		if !m.hasLatency && m.LatencyMs > 0 {
+			m.hasLatency = true // built in code rather than read
+		}
 		if !m.hasLatency {
 			// A sharing sweep records percentiles per worker; its median is the latency.
 			if p50, ok := m.Optional["latency_p50_ms"]; ok {
