@@ -1,0 +1,151 @@
+package profiler
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/inferplan/inferplan/profiler/hw"
+	"github.com/inferplan/inferplan/profiler/profile"
+)
+
+// TestMain lets the test binary act as a real harness process: with INFERPLAN_TEST_HARNESS set it serves the
+// built-in bert-tiny over the exec protocol on stdin/stdout (what `inferplan harness` does).
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("INFERPLAN_TEST_HARNESS"); mode != "" {
+		os.Exit(runTestHarness(mode))
+	}
+	os.Exit(m.Run())
+}
+
+func runTestHarness(mode string) int {
+	switch mode {
+	case "garbage":
+		fmt.Println("loading model...") // a log line on stdout: a protocol error
+		return 0
+	case "crash":
+		fmt.Fprintln(os.Stderr, "CUDA out of memory")
+		return 3
+	}
+	b, err := NewBuiltin("bert-tiny", 1, 1, hw.CPU{Model: "test CPU", Cores: 1, Threads: 1})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := ServeHarness(context.Background(), os.Stdin, os.Stdout, b); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func harnessCmd(mode string) string {
+	return fmt.Sprintf("INFERPLAN_TEST_HARNESS=%s %s", mode, os.Args[0])
+}
+
+func TestExecHarnessEndToEnd(t *testing.T) {
+	e, err := StartExec(context.Background(), harnessCmd("builtin"), nil, time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	info := e.Info()
+	if info.Platform != profile.CPU || info.Model != "bert-tiny" || info.SizeUnit != "tokens" {
+		t.Fatalf("info %+v", info)
+	}
+	ms, err := Measure(context.Background(), e, Grid([]int{1, 2}, []int{8, 16}), Options{MaxRuns: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 4 || ms[3].Batch != 2 || ms[3].Size != 16 || !(ms[3].LatencyMs > 0) {
+		t.Fatalf("measurements %+v", ms)
+	}
+	// the harness rejects what it cannot run, and the error reaches the caller
+	if _, err := e.Run(context.Background(), 1, 100000); err == nil || !strings.Contains(err.Error(), "positions") {
+		t.Fatalf("size 100000: %v", err)
+	}
+	// back-to-back runs from a common start
+	lat, err := e.RunFor(context.Background(), 1, 8, 300*time.Millisecond, time.Now().Add(100*time.Millisecond))
+	if err != nil || len(lat) < 2 {
+		t.Fatalf("RunFor: %d latencies, %v", len(lat), err)
+	}
+}
+
+func TestExecHarnessFailures(t *testing.T) {
+	_, err := StartExec(context.Background(), harnessCmd("garbage"), nil, time.Minute, nil)
+	if err == nil || !strings.Contains(err.Error(), "not a JSON reply") {
+		t.Errorf("stdout log line: %v", err)
+	}
+	_, err = StartExec(context.Background(), harnessCmd("crash"), nil, time.Minute, nil)
+	if err == nil || !strings.Contains(err.Error(), "CUDA out of memory") {
+		t.Errorf("crash: %v", err)
+	}
+	_, err = StartExec(context.Background(), "sleep 5", nil, 200*time.Millisecond, nil)
+	if err == nil || !strings.Contains(err.Error(), "no reply within") {
+		t.Errorf("silent harness: %v", err)
+	}
+}
+
+// TestSweepTimeSliceAndMPS runs a co-location sweep with real harness processes. This machine has no GPU, so MPS
+// is the orchestration only: a stand-in control tool records how it is started and stopped.
+func TestSweepTimeSliceAndMPS(t *testing.T) {
+	dir := t.TempDir()
+	record := filepath.Join(dir, "calls")
+	control := filepath.Join(dir, "nvidia-cuda-mps-control")
+	script := fmt.Sprintf("#!/bin/sh\necho \"$* pipe=$CUDA_MPS_PIPE_DIRECTORY stdin=$(if [ \"$1\" = -d ]; then echo; else cat; fi)\" >> %s\n", record)
+	if err := os.WriteFile(control, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := Sweep(context.Background(), SweepConfig{
+		Command: harnessCmd("builtin"), Colocate: []int{1, 2}, Sharing: []string{"time-slice", "mps"}, MPSPct: []int{50},
+		Shapes: []Point{{1, 16}}, Window: 300 * time.Millisecond, Barrier: 300 * time.Millisecond, MPSControl: control,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// rows: time-slice ×1 (1), ×2 (2), mps 50% ×1 (1), ×2 (2)
+	if len(ms) != 6 {
+		t.Fatalf("%d rows", len(ms))
+	}
+	p := &profile.Profile{Version: 1, Measurements: ms}
+	if err := p.Validate(); err != nil {
+		t.Fatalf("sweep rows do not validate: %v", err)
+	}
+	last := ms[5]
+	if last.Sharing != "mps" || last.Colocated != 2 || last.MPSPct != 50 || last.Optional["latency_p95_ms"] < last.LatencyMs {
+		t.Fatalf("last row %+v", last)
+	}
+	calls, _ := os.ReadFile(record)
+	lines := strings.Split(strings.TrimSpace(string(calls)), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "-d pipe=") || !strings.Contains(lines[1], "stdin=quit") ||
+		strings.Fields(lines[0])[1] != strings.Fields(lines[1])[0] {
+		t.Fatalf("MPS control calls:\n%s", calls)
+	}
+	if _, err := Sweep(context.Background(), SweepConfig{Command: harnessCmd("builtin"), Colocate: []int{1}, Sharing: []string{"mps"},
+		MPSPct: []int{100}, Shapes: []Point{{1, 8}}, MPSControl: "no-such-mps-control"}); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("missing MPS control: %v", err)
+	}
+}
+
+// TestTorchHarness runs profiler/harness/torch_encoder.py for real where PyTorch is installed (the GPU machines);
+// elsewhere it says why it is skipped.
+func TestTorchHarness(t *testing.T) {
+	if err := exec.Command("python3", "-c", "import torch").Run(); err != nil {
+		t.Skip("PyTorch is not installed here (python3 -c 'import torch' failed); the harness runs on GPU machines")
+	}
+	e, err := StartExec(context.Background(), "python3 harness/torch_encoder.py --model bert-tiny --dtype float32", nil, 5*time.Minute, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ms, err := Measure(context.Background(), e, Grid([]int{1, 4}, []int{16, 64}), Options{MaxRuns: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("torch harness on %s: %+v", e.Info().Hardware, ms)
+}
