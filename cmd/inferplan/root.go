@@ -79,6 +79,8 @@ the trace. In CI it fails a build when a change makes serving more expensive.`,
 		newTraceCmd(io),
 		newPricesCmd(io),
 		newProfileCmd(io),
+		newHardwareCmd(io),
+		newHarnessCmd(io),
 	)
 	return root
 }
