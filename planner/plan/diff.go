@@ -1,0 +1,106 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// Diff is what changed between two plans.
+type Diff struct {
+	Old, New Summary
+	Buffers  []BufferChange
+}
+
+// Summary is the comparable headline of a plan.
+type Summary struct {
+	Buffers           int      `json:"buffers"`
+	CostPerMillionUSD float64  `json:"cost_per_million_usd"`
+	MonthlyUSD        *float64 `json:"monthly_usd,omitempty"`
+	SLOPercentile     float64  `json:"slo_percentile"`
+	SLOLatencyMs      float64  `json:"slo_latency_ms"`
+	SLOAttainment     float64  `json:"slo_attainment"`
+	LatencyP95Ms      float64  `json:"latency_p95_ms"`
+	LatencyP99Ms      float64  `json:"latency_p99_ms"`
+	PaddingRatio      float64  `json:"padding_ratio"`
+	InvocationsPerM   float64  `json:"invocations_per_million"`
+	Arch              string   `json:"arch"`
+	PricesAsOf        string   `json:"prices_as_of"`
+}
+
+// BufferChange pairs buffers by size range: Old or New is nil for a range only one plan has.
+type BufferChange struct {
+	Old     *Buffer  `json:"old,omitempty"`
+	New     *Buffer  `json:"new,omitempty"`
+	Changes []string `json:"changes"`
+}
+
+// Summarize is a plan's headline.
+func Summarize(p *Plan) Summary {
+	e := p.Estimate
+	s := Summary{Buffers: len(p.Buffers), CostPerMillionUSD: e.CostPerMillionUSD, SLOPercentile: p.SLO.Percentile,
+		SLOLatencyMs: p.SLO.LatencyMs, SLOAttainment: e.SLOAttainment, LatencyP95Ms: e.LatencyP95Ms, LatencyP99Ms: e.LatencyP99Ms,
+		PaddingRatio: e.PaddingRatio, Arch: p.Arch, PricesAsOf: p.Pricing.AsOf}
+	if e.Requests > 0 {
+		s.InvocationsPerM = e.Invocations / float64(e.Requests) * 1e6
+	}
+	return s
+}
+
+// Compare lists what changed from old to new: the headline numbers, and buffer by buffer — buffers covering the
+// same size range are compared field by field, others are added or removed.
+func Compare(old, new *Plan) Diff {
+	d := Diff{Old: Summarize(old), New: Summarize(new)}
+	type rng struct{ lo, hi float64 }
+	oldBy := map[rng]int{}
+	for i, b := range old.Buffers {
+		oldBy[rng{b.MinSize, b.MaxSize}] = i
+	}
+	matched := map[int]bool{}
+	for i := range new.Buffers {
+		nb := Strip(new.Buffers[i : i+1])[0]
+		j, ok := oldBy[rng{nb.MinSize, nb.MaxSize}]
+		if !ok {
+			d.Buffers = append(d.Buffers, BufferChange{New: &nb, Changes: []string{"added"}})
+			continue
+		}
+		matched[j] = true
+		ob := Strip(old.Buffers[j : j+1])[0]
+		var ch []string
+		if ob.BatchSize != nb.BatchSize {
+			ch = append(ch, fmt.Sprintf("batch %d → %d", ob.BatchSize, nb.BatchSize))
+		}
+		if ob.TimeoutMs != nb.TimeoutMs {
+			ch = append(ch, fmt.Sprintf("timeout %g → %g ms", ob.TimeoutMs, nb.TimeoutMs))
+		}
+		if ob.MemoryMB != nb.MemoryMB {
+			ch = append(ch, fmt.Sprintf("memory %d → %d MB", ob.MemoryMB, nb.MemoryMB))
+		}
+		d.Buffers = append(d.Buffers, BufferChange{Old: &ob, New: &nb, Changes: ch})
+	}
+	for j := range old.Buffers {
+		if !matched[j] {
+			ob := Strip(old.Buffers[j : j+1])[0]
+			d.Buffers = append(d.Buffers, BufferChange{Old: &ob, Changes: []string{"removed"}})
+		}
+	}
+	slices.SortStableFunc(d.Buffers, func(a, b BufferChange) int { return cmp.Compare(a.lower(), b.lower()) })
+	return d
+}
+
+func (c BufferChange) lower() float64 {
+	if c.New != nil {
+		return c.New.MinSize
+	}
+	return c.Old.MinSize
+}
+
+// Changed reports whether anything about the buffers changed.
+func (d Diff) Changed() bool {
+	for _, b := range d.Buffers {
+		if len(b.Changes) > 0 {
+			return true
+		}
+	}
+	return false
+}
