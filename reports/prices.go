@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/inferplan/inferplan/pricing"
 )
@@ -74,4 +75,34 @@ func PricesJSON(c *pricing.Catalog, ins []pricing.Instance) any {
 		Lambda    map[string]pricing.LambdaPrice `json:"lambda"`
 		Instances []pricing.Instance             `json:"instances"`
 	}{c.Region(), c.AsOf(), c.Source(), lam, ins}
+}
+
+// PriceUpdateText says what `prices update` fetched and what changed.
+func PriceUpdateText(s *pricing.Snapshot, rep pricing.FetchReport, prev *pricing.Catalog, path string, dryRun bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Fetched %s prices as of %s: %d pages, %d products (%d skipped).\n", s.Region, s.AsOf, rep.Pages, rep.Records, rep.Skipped)
+	for _, arch := range rep.LambdaArches {
+		lp := s.Lambda[arch]
+		old, _ := prev.Lambda(arch)
+		change := ""
+		if len(old.Tiers) > 0 && old.GBSecondUSD() != lp.GBSecondUSD() {
+			change = fmt.Sprintf(" (was $%.10f)", old.GBSecondUSD())
+		}
+		fmt.Fprintf(&b, "  Lambda %s: $%.10f per GB-second in the first of %d tiers%s, %s per 1M requests\n", arch, lp.GBSecondUSD(), len(lp.Tiers), change, USD(lp.RequestUSD*1e6))
+	}
+	fmt.Fprintf(&b, "  EC2: %d prices unchanged, %d changed, %d new instance types, %d no longer listed (kept, with their last price)\n",
+		rep.EC2Unchanged, rep.EC2Updated, rep.EC2Added, rep.EC2NotListed)
+	for i, c := range rep.ChangedPrices {
+		if i == 20 {
+			fmt.Fprintf(&b, "    … and %d more\n", len(rep.ChangedPrices)-20)
+			break
+		}
+		fmt.Fprintf(&b, "    %s $/h\n", c)
+	}
+	if dryRun {
+		fmt.Fprintf(&b, "Dry run: %s not written; runs keep using %s (as of %s).\n", path, prev.Source(), prev.AsOf())
+	} else {
+		fmt.Fprintf(&b, "Wrote %s; runs use these prices from now on (previously %s, as of %s).\n", path, prev.Source(), prev.AsOf())
+	}
+	return b.String()
 }

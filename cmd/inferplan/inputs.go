@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 
@@ -66,7 +67,12 @@ func readProfile(path string) (*profile.Profile, error) {
 	return profile.ReadFile(path)
 }
 
-// catalog returns the price catalog runs use.
-func catalog() (*pricing.Catalog, error) {
-	return pricing.Embedded(), nil
+// catalog returns the price catalog runs use: prices fetched by `prices update` when there are some, else the
+// embedded snapshot.
+func catalog(io *ioStreams) (*pricing.Catalog, error) {
+	c, warning := pricing.Default()
+	if warning != "" {
+		fmt.Fprintln(io.ErrOut, "warning: "+warning)
+	}
+	return c, nil
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/inferplan/inferplan/planner"
 	"github.com/inferplan/inferplan/planner/plan"
 	"github.com/inferplan/inferplan/planner/trace"
-	"github.com/inferplan/inferplan/profiler/profile"
 	"github.com/inferplan/inferplan/reports"
 )
 
@@ -114,7 +113,7 @@ func runPlan(cmd *cobra.Command, o *planOptions) error {
 	if o.window < 0 || o.window > 0 && o.window < time.Second {
 		return flagErrorf("--window %v: want a duration of at least 1s (e.g. 1h, 10m)", o.window)
 	}
-	cat, err := catalog()
+	cat, err := catalog(o.io)
 	if err != nil {
 		return err
 	}
@@ -186,10 +185,12 @@ func (o *planOptions) input() (planner.Input, error) {
 	if err != nil {
 		return planner.Input{}, err
 	}
-	return planner.Input{Profile: prof, Trace: tr, Inputs: inputsOf(o.profilePath, o.tracePath, prof, tr)}, nil
+	in := inputsOf(o.profilePath, o.tracePath, tr)
+	in.TimeCol, in.SizeCol, in.TimeUnit = o.trace.timeCol, o.trace.sizeCol, o.trace.timeUnit
+	return planner.Input{Profile: prof, Trace: tr, Inputs: in}, nil
 }
 
-func inputsOf(profilePath, tracePath string, _ *profile.Profile, tr *trace.Trace) *plan.Inputs {
+func inputsOf(profilePath, tracePath string, tr *trace.Trace) *plan.Inputs {
 	in := &plan.Inputs{Profile: profilePath, Trace: tracePath, Requests: tr.Len(), SpanS: float64(tr.Span()) / 1e6}
 	in.ProfileSHA256, _ = fileSHA256(profilePath)
 	in.TraceSHA256, _ = fileSHA256(tracePath)

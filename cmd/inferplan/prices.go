@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
 
 	"github.com/inferplan/inferplan/pricing"
@@ -12,7 +15,7 @@ func newPricesCmd(io *ioStreams) *cobra.Command {
 		Use:   "prices",
 		Short: "Show the AWS prices plans are costed at",
 	}
-	cmd.AddCommand(newPricesListCmd(io))
+	cmd.AddCommand(newPricesListCmd(io), newPricesUpdateCmd(io))
 	return cmd
 }
 
@@ -37,7 +40,7 @@ memory, GPUs and the Linux on-demand price per hour.`,
 			if err != nil {
 				return &flagError{err: err}
 			}
-			cat, err := catalog()
+			cat, err := catalog(io)
 			if err != nil {
 				return err
 			}
@@ -60,5 +63,50 @@ memory, GPUs and the Linux on-demand price per hour.`,
 	fs.StringVar(&format, "format", "table", "output format: table, json or markdown")
 	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
 	_ = cmd.RegisterFlagCompletionFunc("gpu", completeFixed("t4", "a10g", "l4", "l40s", "v100", "a100", "h100", "h200", "b200"))
+	return cmd
+}
+
+func newPricesUpdateCmd(io *ioStreams) *cobra.Command {
+	var (
+		region, endpoint string
+		dryRun           bool
+	)
+	cmd := &cobra.Command{
+		Use:   "update",
+		Short: "Fetch current Lambda and EC2 prices from the AWS Price List API into the price cache",
+		Long: `update reads the current Lambda prices (per-GB-second tiers and request price, x86_64 and arm64)
+and Linux on-demand EC2 prices of a region through the AWS Price List API (GetProducts, every page),
+checks them, and writes them, dated, to the price cache ($INFERPLAN_CACHE_DIR, or the user cache
+folder's inferplan/) that later runs use in preference to the embedded snapshot. A fetch that fails
+or returns a partial or malformed list writes nothing: the last good prices stay, and it says so.
+Credentials come from the standard AWS chain; any IAM identity with pricing:GetProducts will do.`,
+		Example: `  inferplan prices update
+  inferplan prices update --dry-run      # fetch and show what changed, keep the cache as it is`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			prev, _ := catalog(io)
+			cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion("us-east-1"))
+			if err != nil {
+				return fmt.Errorf("AWS configuration: %w", err)
+			}
+			snap, rep, err := pricing.Fetch(ctx, pricing.PriceListClient(cfg, endpoint), region, prev.Snapshot(), io.Now())
+			if err != nil {
+				return fmt.Errorf("price update failed, the previous prices stay (%s, as of %s): %w", prev.Source(), prev.AsOf(), err)
+			}
+			path, err := pricing.CachePath(region)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(io.Out, reports.PriceUpdateText(snap, rep, prev, path, dryRun))
+			if dryRun {
+				return nil
+			}
+			return pricing.SaveCache(path, snap)
+		},
+	}
+	cmd.Flags().StringVar(&region, "region", "us-east-1", "region whose prices to fetch")
+	cmd.Flags().StringVar(&endpoint, "endpoint-url", "", "Price List API endpoint override (tests, proxies)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "fetch and report, but keep the cache as it is")
 	return cmd
 }

@@ -18,7 +18,18 @@ func TestMain(m *testing.M) {
 	if os.Getenv("INFERPLAN_TEST_MAIN") == "1" {
 		os.Exit(Main(os.Args[1:], systemIO()))
 	}
-	os.Exit(m.Run())
+	// outputs must not depend on prices someone fetched on this machine: an empty cache of the tests' own
+	cache, err := os.MkdirTemp("", "inferplan-cache-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("INFERPLAN_CACHE_DIR", cache)
+	code := m.Run()
+	os.RemoveAll(cache)
+	if full := gatePlans["full"]; full != "" {
+		os.RemoveAll(filepath.Dir(full))
+	}
+	os.Exit(code)
 }
 
 func selfCmd(args string) string {

@@ -81,6 +81,9 @@ the trace. In CI it fails a build when a change makes serving more expensive.`,
 		newProfileCmd(io),
 		newHardwareCmd(io),
 		newHarnessCmd(io),
+		newCheckCmd(io),
+		newDiffCmd(io),
+		newReportCmd(io),
 	)
 	return root
 }

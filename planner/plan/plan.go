@@ -104,12 +104,16 @@ type Baseline struct {
 
 // Inputs records what the plan was computed from.
 type Inputs struct {
-	Profile       string  `json:"profile"`
-	ProfileSHA256 string  `json:"profile_sha256,omitempty"`
-	Trace         string  `json:"trace"`
-	TraceSHA256   string  `json:"trace_sha256,omitempty"`
-	Requests      int     `json:"requests"`
-	SpanS         float64 `json:"span_s"`
+	Profile       string `json:"profile"`
+	ProfileSHA256 string `json:"profile_sha256,omitempty"`
+	Trace         string `json:"trace"`
+	TraceSHA256   string `json:"trace_sha256,omitempty"`
+	// the trace's columns, so the trace can be read again (by report, say)
+	TimeCol  string  `json:"time_col,omitempty"`
+	SizeCol  string  `json:"size_col,omitempty"`
+	TimeUnit string  `json:"time_unit,omitempty"`
+	Requests int     `json:"requests"`
+	SpanS    float64 `json:"span_s"`
 }
 
 // Search records how the plan was found.

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// gatePlans writes two small real plans (the example planned with 10 and at most 3 buffers) once per test binary.
+var gatePlans = map[string]string{}
+
+func plansFor(t *testing.T) (small, full string) {
+	t.Helper()
+	if gatePlans["full"] == "" {
+		dir, err := os.MkdirTemp("", "inferplan-gate-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, args := range map[string][]string{"full": {}, "small": {"--max-buffers", "3"}} {
+			out := filepath.Join(dir, name+".json")
+			if r := run(t, append([]string{"plan", "--example", "-o", out, "--refine", "0"}, args...)...); r.code != 0 {
+				t.Fatalf("plan: %s", r.stderr)
+			}
+			gatePlans[name] = out
+		}
+	}
+	return gatePlans["small"], gatePlans["full"]
+}
+
+// TestCheckGolden: a plan within thresholds exits 0, one that breaks them exits 3 after printing which threshold,
+// the value and the limit — in every format.
+func TestCheckGolden(t *testing.T) {
+	small, full := plansFor(t)
+	pass := []string{"check", "--plan", full, "--max-cost-per-million", "70", "--min-slo-attainment", "95%", "--max-p95-ms", "20000"}
+	fail := []string{"check", "--plan", full, "--max-cost-per-million", "55", "--monthly-requests", "50000000", "--max-monthly-cost", "3000",
+		"--max-p99-ms", "25000", "--baseline", small, "--max-increase", "10%"}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		golden string
+	}{
+		{"pass table", pass, 0, "check_pass.golden"},
+		{"fail table", fail, 3, "check_fail.golden"},
+		{"fail markdown", append(fail, "--format", "markdown"), 3, "check_fail_md.golden"},
+		{"fail json", append(fail, "--format", "json"), 3, "check_fail_json.golden"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, tc.args...)
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d; %s", r.code, tc.code, r.stderr)
+			}
+			out := strings.ReplaceAll(r.stdout, filepath.Dir(full), "PLANS")
+			golden(t, filepath.Join("gate", tc.golden), out)
+			if tc.code == 3 && r.stderr != "" {
+				t.Errorf("a failed check prints its report, not an error: %q", r.stderr)
+			}
+		})
+	}
+	var res struct {
+		Pass   bool
+		Broken int
+		Checks []struct {
+			Name  string
+			Value float64
+			Limit float64
+			Pass  bool
+		}
+	}
+	r := run(t, append(fail, "--format", "json")...)
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || res.Pass || res.Broken != 3 {
+		t.Fatalf("json: %v %+v", err, res)
+	}
+}
+
+func TestCheckPolicyFile(t *testing.T) {
+	_, full := plansFor(t)
+	dir := t.TempDir()
+	pol := writeFile(t, dir, "inferplan.yaml", "max_cost_per_million_usd: 55\nmin_slo_attainment: 0.95\n")
+	r := run(t, "check", "--plan", full, "--policy", pol)
+	if r.code != 3 || !strings.Contains(r.stdout, "cost per million requests") {
+		t.Fatalf("policy file: exit %d\n%s", r.code, r.stdout)
+	}
+	// a flag overrides the file
+	if r = run(t, "check", "--plan", full, "--policy", pol, "--max-cost-per-million", "70"); r.code != 0 {
+		t.Fatalf("override: exit %d\n%s", r.code, r.stdout)
+	}
+	bad := writeFile(t, dir, "bad.yaml", "max_cost_per_million_usd: 55\nmax_cost: 3\n")
+	if r = run(t, "check", "--plan", full, "--policy", bad); r.code != 2 || !strings.Contains(r.stderr, "bad.yaml:2") {
+		t.Fatalf("bad policy: exit %d %s", r.code, r.stderr)
+	}
+	if r = run(t, "check"); r.code != 2 || !strings.Contains(r.stderr, "--plan") {
+		t.Fatalf("no plan: exit %d %s", r.code, r.stderr)
+	}
+	if r = run(t, "check", "--plan", full, "--max-increase", "10%"); r.code != 2 || !strings.Contains(r.stderr, "baseline") {
+		t.Fatalf("--max-increase without baseline: exit %d %s", r.code, r.stderr)
+	}
+}
+
+func TestDiffGolden(t *testing.T) {
+	small, full := plansFor(t)
+	for _, tc := range []struct {
+		format, golden string
+	}{{"table", "diff.golden"}, {"markdown", "diff_md.golden"}} {
+		r := run(t, "diff", small, full, "--format", tc.format, "--monthly-requests", "50000000")
+		if r.code != 0 {
+			t.Fatalf("exit %d %s", r.code, r.stderr)
+		}
+		golden(t, filepath.Join("gate", tc.golden), strings.ReplaceAll(r.stdout, filepath.Dir(full), "PLANS"))
+	}
+	// a tight size cap trims buffer rows but keeps the comment whole
+	r := run(t, "diff", small, full, "--format", "markdown", "--max-bytes", "1800")
+	if r.code != 0 || len(r.stdout) > 1800 || !strings.Contains(r.stdout, "more buffers left out") || !strings.HasSuffix(r.stdout, "</details>\n") {
+		t.Fatalf("capped diff (%d bytes):\n%s", len(r.stdout), r.stdout)
+	}
+	var d map[string]any
+	if r = run(t, "diff", small, full, "--format", "json"); json.Unmarshal([]byte(r.stdout), &d) != nil {
+		t.Fatalf("json diff: %s", r.stdout)
+	}
+}
