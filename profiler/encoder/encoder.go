@@ -128,6 +128,13 @@ func (m *Model) Params() int {
 // final hidden states, batch·length rows of Hidden values. threads bounds the goroutines used for the
 // per-head attention and the element-wise work; gonum's matrix products use up to GOMAXPROCS.
 func (m *Model) Forward(ids [][]int32, threads int) ([]float32, error) {
+	return m.ForwardMasked(ids, nil, threads)
+}
+
+// ForwardMasked is Forward with an attention mask: sequence b's real tokens are its first lengths[b], and no
+// token attends to the padding after them, so a sequence's hidden states do not depend on what it was batched
+// with. The work is that of the padded batch. A nil lengths masks nothing.
+func (m *Model) ForwardMasked(ids [][]int32, lengths []int, threads int) ([]float32, error) {
 	n := len(ids)
 	if n == 0 {
 		return nil, fmt.Errorf("encoder: empty batch")
@@ -135,6 +142,14 @@ func (m *Model) Forward(ids [][]int32, threads int) ([]float32, error) {
 	s := len(ids[0])
 	if s < 1 || s > m.cfg.MaxPos {
 		return nil, fmt.Errorf("encoder: sequence length %d outside 1–%d", s, m.cfg.MaxPos)
+	}
+	if lengths != nil && len(lengths) != n {
+		return nil, fmt.Errorf("encoder: %d lengths for %d sequences", len(lengths), n)
+	}
+	for b, l := range lengths {
+		if l < 1 || l > s {
+			return nil, fmt.Errorf("encoder: sequence %d has %d real tokens, outside 1–%d", b, l, s)
+		}
 	}
 	threads = max(threads, 1)
 	h, rows := m.cfg.Hidden, n*s
@@ -188,8 +203,13 @@ func (m *Model) Forward(ids [][]int32, threads int) ([]float32, error) {
 			v := blas32.General{Rows: s, Cols: dh, Stride: 3 * h, Data: qkv[base+2*h+hd*dh:]}
 			sc := blas32.General{Rows: s, Cols: s, Stride: s, Data: scores[worker]}
 			blas32.Gemm(blas.NoTrans, blas.Trans, scale, q, k, 0, sc)
+			keys := s
+			if lengths != nil {
+				keys = lengths[b]
+			}
 			for r := 0; r < s; r++ {
-				softmax(sc.Data[r*s : (r+1)*s])
+				softmax(sc.Data[r*s : r*s+keys])
+				clear(sc.Data[r*s+keys : (r+1)*s]) // padding keys get no weight
 			}
 			out := blas32.General{Rows: s, Cols: dh, Stride: h, Data: ctx[b*s*h+hd*dh:]}
 			blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, sc, v, 0, out)

@@ -113,3 +113,38 @@ func BenchmarkBertMini8x128(b *testing.B) {
 		}
 	}
 }
+
+// TestMaskMakesPaddingInvisible: with the mask, a sequence padded inside a batch gets the hidden states it gets
+// alone; without it, padding changes them.
+func TestMaskMakesPaddingInvisible(t *testing.T) {
+	m, _ := New(Models["bert-tiny"], 1)
+	alone := ids(1, 5)
+	want, err := m.Forward(alone, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded := ids(2, 12) // sequence 0: the 5 tokens then padding; sequence 1: 12 other tokens
+	copy(padded[0], alone[0])
+	clear(padded[0][5:])
+	got, err := m.ForwardMasked(padded, []int{5, 12}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := 128
+	for p := 0; p < 5; p++ {
+		for j := 0; j < h; j++ {
+			if d := math.Abs(float64(got[p*h+j] - want[p*h+j])); d > 1e-5 {
+				t.Fatalf("token %d, unit %d: %v padded vs %v alone", p, j, got[p*h+j], want[p*h+j])
+			}
+		}
+	}
+	unmasked, _ := m.Forward(padded, 1)
+	if math.Abs(float64(unmasked[0]-want[0])) < 1e-6 {
+		t.Error("without the mask padding made no difference; the test shows nothing")
+	}
+	for _, bad := range [][]int{{5}, {0, 12}, {5, 13}} {
+		if _, err := m.ForwardMasked(padded, bad, 1); err == nil {
+			t.Errorf("lengths %v accepted", bad)
+		}
+	}
+}
