@@ -71,8 +71,9 @@ func OpenLambda(ctx context.Context, api LambdaAPI, function string) (*LambdaSes
 // OriginalMemoryMB is the memory size the function had when the session began.
 func (s *LambdaSession) OriginalMemoryMB() int { return int(s.original) }
 
-// setMemory updates the function's memory size and waits until the update is done.
-func (s *LambdaSession) setMemory(ctx context.Context, mb int32) error {
+// SetMemory updates the function's memory size and waits until the update is done (a no-op at the size the
+// session last set).
+func (s *LambdaSession) SetMemory(ctx context.Context, mb int32) error {
 	if mb == s.current {
 		return nil
 	}
@@ -113,7 +114,7 @@ func (s *LambdaSession) setMemory(ctx context.Context, mb int32) error {
 func (s *LambdaSession) Restore(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	return s.setMemory(ctx, s.original)
+	return s.SetMemory(ctx, s.original)
 }
 
 // Target returns a target that runs the function at mb MB, updating its configuration first.
@@ -122,7 +123,7 @@ func (s *LambdaSession) Target(ctx context.Context, mb int) (Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t, s.setMemory(ctx, int32(mb))
+	return t, s.SetMemory(ctx, int32(mb))
 }
 
 // At returns a target for mb MB that updates the function's configuration on its first run, so that targets for
@@ -149,7 +150,7 @@ func (t *lambdaTarget) Info() Info {
 // Run invokes the function once and reads its REPORT line.
 func (t *lambdaTarget) Run(ctx context.Context, batch, size int) (Sample, error) {
 	if t.s.current != t.mb {
-		if err := t.s.setMemory(ctx, t.mb); err != nil {
+		if err := t.s.SetMemory(ctx, t.mb); err != nil {
 			return Sample{}, err
 		}
 	}

@@ -1,27 +1,24 @@
 package profiler
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/inferplan/inferplan/internal/awstest"
 )
 
 func TestParseReport(t *testing.T) {
@@ -225,53 +222,10 @@ func TestLambdaUpdateStuckInProgress(t *testing.T) {
 // and changes and restores its memory through the real SDK client. Invocations need Docker in moto, so they are
 // covered by the recorded-response tests above.
 func TestLambdaControlPlaneOnMoto(t *testing.T) {
-	moto, err := exec.LookPath("moto_server")
-	if err != nil {
-		t.Skip("moto_server not installed")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(moto, "-p", fmt.Sprint(port))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	for i := 0; ; i++ {
-		if resp, err := http.Get(url + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if i > 100 {
-			t.Fatal("moto_server did not start")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	url := awstest.Moto(t)
 	ctx := context.Background()
-	cfg := aws.Config{Region: "us-east-1", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-		return aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}, nil
-	})}
-	iamc := iam.NewFromConfig(cfg, func(o *iam.Options) { o.BaseEndpoint = aws.String(url) })
-	role, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("lambda-role"),
-		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := LambdaClient(cfg, url, 10*time.Millisecond)
-	var zipped bytes.Buffer
-	zw := zip.NewWriter(&zipped)
-	w, _ := zw.Create("app.py")
-	w.Write([]byte("def handler(event, context):\n    return event\n"))
-	zw.Close()
-	if _, err := client.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("deepspeech"), Role: role.Role.Arn,
-		Runtime: types.RuntimePython312, Handler: aws.String("app.handler"), MemorySize: aws.Int32(1024),
-		Architectures: []types.Architecture{types.ArchitectureArm64}, Code: &types.FunctionCode{ZipFile: zipped.Bytes()}}); err != nil {
-		t.Fatal(err)
-	}
+	client := LambdaClient(awstest.Config(), url, 10*time.Millisecond)
+	awstest.CreateFunction(t, url, client, "deepspeech", 1024, types.ArchitectureArm64)
 	s, err := OpenLambda(ctx, client, "deepspeech")
 	if err != nil {
 		t.Fatal(err)
