@@ -388,3 +388,32 @@ func Write(w io.Writer, t *Trace) error {
 	}
 	return bw.Flush()
 }
+
+// Cut returns the requests arriving in [first + from, first + from + length) (length 0: to the end), with times
+// counted from the window's start and divided by speedup (rounded to the microsecond), and sizes capped at
+// maxSize (0: no cap). It is how a replay window is prepared.
+func Cut(t *Trace, from, length int64, maxSize, speedup float64) *Trace {
+	out := &Trace{Source: t.Source}
+	if len(t.Requests) == 0 {
+		return out
+	}
+	lo := t.Requests[0].At + from
+	hi := int64(math.MaxInt64)
+	if length > 0 {
+		hi = lo + length
+	}
+	win := t.Slice(lo, hi)
+	out.Requests = make([]Request, len(win.Requests))
+	for i, r := range win.Requests {
+		at := r.At - lo
+		if speedup != 1 {
+			at = int64(math.Round(float64(at) / speedup))
+		}
+		size := r.Size
+		if maxSize > 0 {
+			size = math.Min(size, maxSize)
+		}
+		out.Requests[i] = Request{At: at, Size: size}
+	}
+	return out
+}

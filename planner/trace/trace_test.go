@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -160,6 +161,33 @@ func TestSliceAndSpan(t *testing.T) {
 	s := tr.Slice(10, 30)
 	if s.Len() != 3 || s.Requests[0].At != 10 || s.Span() != 10 {
 		t.Fatalf("Slice(10,30) = %v", s.Requests)
+	}
+}
+
+func TestCut(t *testing.T) {
+	tr := &Trace{Requests: []Request{{100, 5}, {110, 700}, {120, 3}, {130, 900}, {145, 1}}}
+	// window [100+10, 100+10+25) = [110, 135): three requests, times from 110, halved, sizes capped at 512
+	got := Cut(tr, 10, 25, 512, 2)
+	want := []Request{{0, 512}, {5, 3}, {10, 512}}
+	if !slices.Equal(got.Requests, want) {
+		t.Fatalf("Cut = %v, want %v", got.Requests, want)
+	}
+	// length 0 runs to the end; speed-up 1 and no cap keep times and sizes as they are
+	got = Cut(tr, 30, 0, 0, 1)
+	want = []Request{{0, 900}, {15, 1}}
+	if !slices.Equal(got.Requests, want) {
+		t.Fatalf("Cut to end = %v, want %v", got.Requests, want)
+	}
+	// rounding to the microsecond: 15/4 = 3.75 → 4
+	if got := Cut(tr, 30, 0, 0, 4); got.Requests[1].At != 4 {
+		t.Fatalf("Cut speed-up 4 = %v, want second at 4", got.Requests)
+	}
+	if Cut(&Trace{}, 0, 10, 0, 1).Len() != 0 || Cut(tr, 1000, 0, 0, 1).Len() != 0 {
+		t.Fatal("Cut of an empty trace or past the end must be empty")
+	}
+	// the input is not modified
+	if tr.Requests[1].Size != 700 {
+		t.Fatal("Cut modified its input")
 	}
 }
 
