@@ -1,0 +1,133 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/inferplan/inferplan/dispatch"
+	"github.com/inferplan/inferplan/planner/plan"
+)
+
+// LoadDocument is a replay against a running gateway, measured beside the simulator's prediction for the same
+// sped-up trace and the plan the gateway served.
+func LoadDocument(r *dispatch.LoadReport, p *plan.Plan) *Document {
+	d := &Document{Title: fmt.Sprintf("Replay of %s against %s (model %s), %s× speed-up, seed %d",
+		r.Trace, r.URL, r.Model, trimZeros(fmt.Sprintf("%.3f", r.Speedup)), r.Seed)}
+	d.Lines = append(d.Lines,
+		fmt.Sprintf("%s requests sent: %s OK, %s errors, %s lost, %s duplicated",
+			Thousands(float64(r.Requests), 0), Thousands(float64(r.OK), 0), Thousands(float64(r.Errors), 0),
+			Thousands(float64(r.Lost), 0), Thousands(float64(r.Duplicates), 0)),
+		fmt.Sprintf("%s req/s over %s; the generator sent its latest request %s late",
+			Thousands(r.ThroughputRPS, 1), Ms(r.DurationS*1000), Ms(r.MaxSendLagMs)))
+	if r.Predicted == nil {
+		d.Lines = append(d.Lines, "Predicted latency and cost need the plan's profile (--profile); batching is predicted from arrivals alone.")
+	}
+
+	pred := func(f func(e *plan.Estimate) string) string {
+		if r.Predicted == nil {
+			return "—"
+		}
+		return f(r.Predicted)
+	}
+	costPerM := 0.0
+	if r.Dispatched > 0 {
+		costPerM = r.CostUSD / float64(r.Dispatched) * 1e6
+	}
+	d.Sections = append(d.Sections, Section{
+		Title:   fmt.Sprintf("Measured vs simulated (SLO p%g ≤ %s)", r.SLO.Percentile, Ms(r.SLO.LatencyMs)),
+		Columns: []Column{{Name: "Metric"}, {Name: "Measured", Right: true}, {Name: "Simulated", Right: true}},
+		Rows: [][]string{
+			{"Latency p50", Ms(r.LatencyP50Ms), pred(func(e *plan.Estimate) string { return Ms(e.LatencyP50Ms) })},
+			{"Latency p95", Ms(r.LatencyP95Ms), pred(func(e *plan.Estimate) string { return Ms(e.LatencyP95Ms) })},
+			{"Latency p99", Ms(r.LatencyP99Ms), pred(func(e *plan.Estimate) string { return Ms(e.LatencyP99Ms) })},
+			{"SLO attainment", Pct(r.SLOAttainment), pred(func(e *plan.Estimate) string { return Pct(e.SLOAttainment) })},
+			{"Cost per 1M requests", USD(costPerM), pred(func(e *plan.Estimate) string { return USD(e.CostPerMillionUSD) })},
+		},
+	})
+	unit := ""
+	if p != nil {
+		unit = p.SizeUnit
+	}
+	sizes := "Sizes"
+	if unit != "" {
+		sizes += " (" + unit + ")"
+	}
+	sec := Section{
+		Title: "Batching per buffer: measured by the gateway, simulated by contract §4",
+		Columns: []Column{{Name: "Buffer", Right: true}, {Name: sizes}, {Name: "Requests", Right: true},
+			{Name: "Batches", Right: true}, {Name: "Simulated", Right: true}, {Name: "Δ", Right: true},
+			{Name: "Mean batch", Right: true}, {Name: "Simulated", Right: true}, {Name: "Δ", Right: true},
+			{Name: "p95", Right: true}, {Name: "Simulated p95", Right: true}},
+	}
+	for i, b := range r.Buffers {
+		rng := ""
+		if p != nil && i < len(p.Buffers) {
+			rng = Num(p.Buffers[i].MinSize) + "–" + Num(p.Buffers[i].MaxSize)
+		}
+		simP95 := "—"
+		if r.Predicted != nil {
+			simP95 = Ms(b.PredP95Ms)
+		}
+		sec.Rows = append(sec.Rows, []string{strconv.Itoa(b.Buffer), rng, Thousands(float64(b.Requests), 0),
+			Thousands(float64(b.Batches), 0), Thousands(float64(b.PredBatches), 0), relDiff(float64(b.Batches), float64(b.PredBatches)),
+			fmt.Sprintf("%.2f", b.MeanBatch), fmt.Sprintf("%.2f", b.PredMeanBatch), relDiff(b.MeanBatch, b.PredMeanBatch),
+			Ms(b.LatencyP95Ms), simP95})
+	}
+	d.Sections = append(d.Sections, sec)
+	if len(r.Codes) > 0 && r.Errors+r.Lost > 0 {
+		for _, e := range r.Errs {
+			d.Notes = append(d.Notes, "error: "+e)
+		}
+	}
+	return d
+}
+
+// relDiff is (got − want)/want as a signed percentage.
+func relDiff(got, want float64) string {
+	if want == 0 {
+		if got == 0 {
+			return "0.0%"
+		}
+		return "—"
+	}
+	v := (got - want) / want * 100
+	if math.Abs(v) < 0.05 {
+		v = 0
+	}
+	return fmt.Sprintf("%+.1f%%", v)
+}
+
+// ApplyDocument is what `apply` will change on a Lambda function: for every buffer, the alias, the version and
+// memory it runs now, and the version and memory it will run.
+func ApplyDocument(function string, p *plan.Plan, changes []dispatch.AliasChange) *Document {
+	d := &Document{Title: fmt.Sprintf("Lambda function %s: %d buffer%s of the plan", function, len(changes), plural(len(changes)))}
+	sizes := "Sizes"
+	if p.SizeUnit != "" {
+		sizes += " (" + p.SizeUnit + ")"
+	}
+	sec := Section{Columns: []Column{{Name: "Buffer", Right: true}, {Name: sizes}, {Name: "Alias"}, {Name: "Now"},
+		{Name: "Plan"}, {Name: "Action"}}}
+	for i, c := range changes {
+		now := "—"
+		if c.FromVersion != "" {
+			now = fmt.Sprintf("version %s, %s MB", c.FromVersion, Thousands(float64(c.FromMemoryMB), 0))
+		}
+		to := "new version"
+		if c.ToVersion != "" {
+			to = "version " + c.ToVersion
+		}
+		to += ", " + Thousands(float64(c.MemoryMB), 0) + " MB"
+		action := c.Action
+		if c.Publish && c.Action != dispatch.ActionNone {
+			action = "publish + " + action
+		}
+		rng := ""
+		if i < len(p.Buffers) {
+			rng = Num(p.Buffers[i].MinSize) + "–" + Num(p.Buffers[i].MaxSize)
+		}
+		sec.Rows = append(sec.Rows, []string{strconv.Itoa(c.Buffer), rng, c.Alias, now, to, action})
+	}
+	d.Sections = append(d.Sections, sec)
+	return d
+}
