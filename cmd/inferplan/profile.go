@@ -41,9 +41,8 @@ type profileOptions struct {
 	device      string
 	hardware    string
 	// lambda
-	memory   string
-	region   string
-	endpoint string
+	memory string
+	aws    awsFlags
 	// sharing sweeps (exec)
 	colocate  string
 	sharing   string
@@ -117,8 +116,7 @@ held-out error is below --target-mape or --budget of the grid is spent.`,
 	fs.StringVar(&o.device, "device", "gpu", "http: what the server runs the model on, cpu or gpu (the protocol does not say)")
 	fs.StringVar(&o.hardware, "hardware", "", "http: the server's hardware, for the profile (e.g. nvidia-a10g)")
 	fs.StringVar(&o.memory, "memory", "", "lambda: memory sizes in MB to measure (the function's own size when empty)")
-	fs.StringVar(&o.region, "region", "", "lambda: AWS region (default: the SDK's configuration)")
-	fs.StringVar(&o.endpoint, "endpoint-url", "", "lambda: endpoint override, e.g. a local emulator")
+	o.aws.register(cmd, "lambda: ")
 	fs.StringVar(&o.colocate, "colocate", "", "exec: also run co-location sweeps with these numbers of workers (1,2,4)")
 	fs.StringVar(&o.sharing, "sharing", "time-slice", "exec sweeps: GPU sharing modes, time-slice and/or mps")
 	fs.StringVar(&o.mpsPct, "mps-pct", "100", "exec sweeps under mps: CUDA_MPS_ACTIVE_THREAD_PERCENTAGE values")

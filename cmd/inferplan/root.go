@@ -84,6 +84,9 @@ the trace. In CI it fails a build when a change makes serving more expensive.`,
 		newCheckCmd(io),
 		newDiffCmd(io),
 		newReportCmd(io),
+		newServeCmd(io),
+		newReplayCmd(io),
+		newApplyCmd(io),
 	)
 	return root
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
-
 	"github.com/inferplan/inferplan/profiler"
 	"github.com/inferplan/inferplan/profiler/hw"
 	"github.com/inferplan/inferplan/profiler/profile"
@@ -60,15 +58,11 @@ func (o *profileOptions) openExternal(ctx context.Context) ([]profiler.Target, f
 		if fn == "" {
 			return nil, nil, flagErrorf("--target lambda: needs a function name, e.g. lambda:my-function")
 		}
-		var opts []func(*config.LoadOptions) error
-		if o.region != "" {
-			opts = append(opts, config.WithRegion(o.region))
-		}
-		cfg, err := config.LoadDefaultConfig(ctx, opts...)
+		cfg, err := o.aws.config(ctx)
 		if err != nil {
-			return nil, nil, fmt.Errorf("AWS configuration: %w", err)
+			return nil, nil, err
 		}
-		s, err := profiler.OpenLambda(ctx, profiler.LambdaClient(cfg, o.endpoint, 20*time.Second), fn)
+		s, err := profiler.OpenLambda(ctx, profiler.LambdaClient(cfg, o.aws.endpoint, 20*time.Second), fn)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +16,7 @@ func newTraceCmd(io *ioStreams) *cobra.Command {
 		Use:   "trace",
 		Short: "Inspect and prepare request traces",
 	}
-	cmd.AddCommand(newTraceStatsCmd(io), newTraceSynthCmd(io))
+	cmd.AddCommand(newTraceStatsCmd(io), newTraceSynthCmd(io), newTraceSliceCmd(io))
 	return cmd
 }
 
@@ -105,6 +106,69 @@ you need: real bursts from one source, a real size distribution from another.`,
 	fs.StringVar(&arrPath, "arrivals", "", "trace whose arrival times to keep (its size column must still parse)")
 	fs.StringVar(&mixPath, "size-mix", "", "size mix JSON: {\"shares\": [{\"size\": 12, \"share\": 0.1}, …]}")
 	fs.Uint64Var(&seed, "seed", 1, "seed of the size draws")
+	fs.StringVarP(&out, "out", "o", "-", "output CSV (timestamp in seconds, size); - for stdout")
+	return cmd
+}
+
+func newTraceSliceCmd(io *ioStreams) *cobra.Command {
+	var (
+		tf              traceFlags
+		start, duration string
+		maxSize, speed  float64
+		out             string
+	)
+	cmd := &cobra.Command{
+		Use:   "slice FILE",
+		Short: "Cut a window out of a trace, optionally capping sizes and compressing time",
+		Long: `slice writes the requests of FILE that arrive in [--start, --start + --duration) of trace time,
+with times counted from the window's start. --max-size caps every size (a model's longest input, say),
+and --speedup divides every time, so that the result is exactly the traffic 'inferplan replay' sends
+at that speed-up: plan against it, then replay it with --speedup 1.`,
+		Example: `  # ten minutes of real conversation traffic, inputs capped to 512 tokens
+  inferplan trace slice azure_llm_2023_conv.csv --time-col TIMESTAMP --size-col ContextTokens \
+      --duration 600 --max-size 512 -o conv-10min.csv`,
+		Args: exactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			from, err := seconds("start", start)
+			if err != nil {
+				return err
+			}
+			dur, err := seconds("duration", duration)
+			if err != nil {
+				return err
+			}
+			if !(speed > 0) || math.IsInf(speed, 0) {
+				return flagErrorf("--speedup %v: want a positive number", speed)
+			}
+			if maxSize < 0 || math.IsNaN(maxSize) {
+				return flagErrorf("--max-size %v: want a positive cap (0 for none)", maxSize)
+			}
+			tr, err := tf.read(args[0])
+			if err != nil {
+				return err
+			}
+			cut := trace.Cut(tr, from.Microseconds(), dur.Microseconds(), maxSize, speed)
+			var buf bytes.Buffer
+			if err := trace.Write(&buf, cut); err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				_, err = io.Out.Write(buf.Bytes())
+				return err
+			}
+			if err := writeFileAtomic(out, buf.Bytes()); err != nil {
+				return err
+			}
+			fmt.Fprintf(io.ErrOut, "wrote %s: %d of %d requests\n", out, cut.Len(), tr.Len())
+			return nil
+		},
+	}
+	tf.register(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&start, "start", "0", "window start: SECONDS after the first arrival, or a duration such as 1h")
+	fs.StringVar(&duration, "duration", "0", "window length: SECONDS or a duration such as 10m; 0 is to the end")
+	fs.Float64Var(&maxSize, "max-size", 0, "cap sizes at this value (0: no cap)")
+	fs.Float64Var(&speed, "speedup", 1, "divide every time by this")
 	fs.StringVarP(&out, "out", "o", "-", "output CSV (timestamp in seconds, size); - for stdout")
 	return cmd
 }

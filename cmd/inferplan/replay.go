@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/inferplan/inferplan/dispatch"
+	"github.com/inferplan/inferplan/planner/trace"
+	"github.com/inferplan/inferplan/profiler/latency"
+	"github.com/inferplan/inferplan/reports"
+)
+
+type replayOptions struct {
+	io          *ioStreams
+	tracePath   string
+	trace       traceFlags
+	url         string
+	model       string
+	token       string
+	speedup     float64
+	start       string
+	duration    string
+	profilePath string
+	timeout     time.Duration
+	seed        uint64
+	format      string
+	quiet       bool
+}
+
+func newReplayCmd(io *ioStreams) *cobra.Command {
+	o := &replayOptions{io: io}
+	cmd := &cobra.Command{
+		Use:   "replay",
+		Short: "Drive a running serve with a trace and compare what it did with the simulator",
+		Long: `replay is an open-loop load generator: it sends every request of a trace to a running
+'inferplan serve' at its trace time (divided by --speedup) with as many token ids as its size,
+never waiting for earlier answers, and measures each answer's latency.
+
+It reports requests sent, answered OK, answered with an error, lost (sent, never answered) and
+duplicated (answered with another request's id, or dispatched more often than answered); the
+latency percentiles and SLO attainment against the served plan's SLO; and, from the gateway's
+/metrics, the batches and mean batch size per buffer and the estimated cost — each beside the
+replay simulator's figure for the same sped-up trace and plan. With --profile (the profile the
+plan was made from) the simulated latency and cost are shown too.
+
+Run it against a gateway no one else is using: the batching comparison counts every batch the
+gateway formed while the replay ran.`,
+		Example: `  # the first 10 minutes of a trace at 10× speed
+  inferplan replay --trace conv.csv --time-col TIMESTAMP --size-col size --url http://127.0.0.1:8080 \
+      --duration 600 --speedup 10 --profile profile.json
+
+  # one JSON object for scripts
+  inferplan replay --trace trace.csv --url http://127.0.0.1:8080 --format json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runReplay(cmd.Context(), o) },
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.tracePath, "trace", "", "request trace CSV")
+	o.trace.register(cmd)
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "the gateway's base URL")
+	fs.StringVar(&o.model, "model", "", "model name (default: the one the gateway serves)")
+	fs.StringVar(&o.token, "auth-token", "", "bearer token (default $INFERPLAN_AUTH_TOKEN)")
+	fs.Float64Var(&o.speedup, "speedup", 1, "replay this many times faster than the trace")
+	fs.StringVar(&o.start, "start", "0", "skip the trace's first SECONDS (or a duration such as 1h)")
+	fs.StringVar(&o.duration, "duration", "0", "replay only SECONDS of trace time from --start (or a duration such as 10m); 0 is all")
+	fs.StringVar(&o.profilePath, "profile", "", "the plan's profile, to simulate latency and cost too")
+	fs.DurationVar(&o.timeout, "timeout", 2*time.Minute, "a request unanswered this long counts as lost")
+	fs.Uint64Var(&o.seed, "seed", 1, "seeds the token ids sent")
+	fs.StringVar(&o.format, "format", "table", "output format: table, json or markdown")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar")
+	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
+	return cmd
+}
+
+// seconds reads SECONDS or a Go duration.
+func seconds(flag, s string) (time.Duration, error) {
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0, flagErrorf("--%s %s: want a non-negative number of seconds", flag, s)
+		}
+		return time.Duration(v * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, flagErrorf("--%s %q: want seconds (600) or a duration (10m)", flag, s)
+	}
+	return d, nil
+}
+
+func runReplay(ctx context.Context, o *replayOptions) error {
+	format, err := reports.ParseFormat(o.format)
+	if err != nil {
+		return &flagError{err: err}
+	}
+	if o.tracePath == "" {
+		return flagErrorf("--trace is required")
+	}
+	if !(o.speedup > 0) || math.IsInf(o.speedup, 0) {
+		return flagErrorf("--speedup %v: want a positive number", o.speedup)
+	}
+	start, err := seconds("start", o.start)
+	if err != nil {
+		return err
+	}
+	dur, err := seconds("duration", o.duration)
+	if err != nil {
+		return err
+	}
+	tr, err := o.trace.read(o.tracePath)
+	if err != nil {
+		return err
+	}
+	var tab *latency.Table
+	if o.profilePath != "" {
+		prof, err := readProfile(o.profilePath)
+		if err != nil {
+			return err
+		}
+		tab = latency.NewTable(prof)
+	}
+	tr = trace.Cut(tr, start.Microseconds(), dur.Microseconds(), 0, 1)
+	if len(tr.Requests) == 0 {
+		return &flagError{err: fmt.Errorf("%s: %w", o.tracePath, dispatch.ErrNoRequests)}
+	}
+	if o.token == "" {
+		o.token = os.Getenv("INFERPLAN_AUTH_TOKEN")
+	}
+	prog := newProgress(o.io, o.quiet)
+	opt := dispatch.LoadOptions{URL: o.url, Model: o.model, Token: o.token, Speedup: o.speedup, Timeout: o.timeout, Seed: o.seed,
+		Progress: func(sent, answered, total int) { prog.report("replaying (answered)", answered, total) }}
+	run, err := dispatch.Replay(ctx, tr, opt)
+	prog.done()
+	if err != nil {
+		return err
+	}
+	rep, err := dispatch.Summarize(run, tr, opt, tab)
+	if err != nil {
+		return err
+	}
+	if format == reports.JSON {
+		return reports.WriteJSON(o.io.Out, rep)
+	}
+	return reports.LoadDocument(rep, run.Plan).Render(o.io.Out, format)
+}
