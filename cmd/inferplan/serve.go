@@ -95,7 +95,7 @@ Endpoints: /v2/health/live, /v2/health/ready, /v2, /v2/models/NAME[/ready], /met
 	fs.StringVar(&o.authToken, "auth-token", "", "bearer token clients must send (default $INFERPLAN_AUTH_TOKEN); required beyond loopback")
 	fs.StringVar(&o.model, "model", "", "model name in request URLs (default: the plan's model)")
 	fs.StringVar(&o.upstream, "upstream-model", "", "http backend: the upstream's model name when --backend is a base URL (default --model)")
-	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "builtin backend: batches run at once (one thread each)")
+	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "builtin backend: batches run at once (their matrix products share every core)")
 	fs.IntVar(&o.maxQueue, "max-queue", 1024, "per buffer: requests admitted and not yet dispatched")
 	fs.IntVar(&o.maxFlight, "max-inflight", 64, "per buffer: batches at the backend at once")
 	fs.IntVar(&o.attempts, "attempts", 3, "backend attempts per batch for failures worth retrying")

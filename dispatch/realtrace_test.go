@@ -1,0 +1,75 @@
+//go:build !race
+
+// The race detector slows the built-in encoder several times over, so that it could not keep up with the trace;
+// the gateway's concurrency is covered under -race by the other tests.
+
+package dispatch
+
+import (
+	"context"
+	"math"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/inferplan/inferplan/planner/plan"
+	"github.com/inferplan/inferplan/planner/trace"
+	"github.com/inferplan/inferplan/profiler/latency"
+	"github.com/inferplan/inferplan/profiler/profile"
+)
+
+// TestRealTraceThroughTheBuiltinBackend is issue 6's acceptance run at CI size: a minute of the Azure conversation
+// trace (at 2× speed) through the gateway on the built-in encoder. Nothing may be lost or duplicated, and the
+// batches and mean batch size per buffer must be within 3 % of the replay simulator's for the same trace and plan
+// (a buffer with few batches may differ by one). The 10-minute run is in the README.
+func TestRealTraceThroughTheBuiltinBackend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays a minute of a real trace")
+	}
+	p, err := plan.ReadFile("testdata/azure-conv-bert-tiny-plan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := profile.ReadFile("testdata/bert-tiny-1thread-profile.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := trace.ReadFile("testdata/azure-conv-2x-60s.csv", trace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	be, err := NewBuiltin("bert-tiny", 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	g := newTestGateway(t, p, be, Options{})
+	srv := httptest.NewServer(NewServer(g, ServerOptions{ModelName: "bert-tiny", MaxInput: be.MaxSize()}))
+	defer srv.Close()
+
+	opt := LoadOptions{URL: srv.URL, Seed: 1}
+	run, err := Replay(context.Background(), tr, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Summarize(run, tr, opt, latency.NewTable(prof))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Requests != tr.Len() || rep.OK != rep.Requests || rep.Lost != 0 || rep.Duplicates != 0 || rep.Dispatched != rep.Requests {
+		t.Fatalf("sent %d ok %d errors %d lost %d duplicates %d dispatched %d; errors: %v",
+			rep.Requests, rep.OK, rep.Errors, rep.Lost, rep.Duplicates, rep.Dispatched, rep.Errs)
+	}
+	for _, b := range rep.Buffers {
+		if b.Requests != b.PredRequests {
+			t.Errorf("buffer %d: %d requests, the simulator routes %d", b.Buffer, b.Requests, b.PredRequests)
+		}
+		slack := max(0.03*float64(b.PredBatches), 1)
+		if math.Abs(float64(b.Batches-b.PredBatches)) > slack {
+			t.Errorf("buffer %d: %d batches, simulated %d", b.Buffer, b.Batches, b.PredBatches)
+		}
+		if b.PredBatches >= 34 && math.Abs(b.MeanBatch/b.PredMeanBatch-1) > 0.03 {
+			t.Errorf("buffer %d: mean batch %.3f, simulated %.3f", b.Buffer, b.MeanBatch, b.PredMeanBatch)
+		}
+	}
+	t.Logf("p95 measured %.0f ms, simulated %.0f ms; max send lag %.1f ms", rep.LatencyP95Ms, rep.Predicted.LatencyP95Ms, rep.MaxSendLagMs)
+}
