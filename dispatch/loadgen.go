@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -150,7 +151,7 @@ func Replay(ctx context.Context, tr *trace.Trace, opt LoadOptions) (*LoadRun, er
 				sent := 0
 				if d := time.Since(start); len(tr.Requests) > 0 {
 					sent, _ = slices.BinarySearchFunc(tr.Requests, d, func(r trace.Request, d time.Duration) int {
-						return cmpDur(scaled(r.At-tr.Requests[0].At, opt.Speedup), d)
+						return cmp.Compare(scaled(r.At-tr.Requests[0].At, opt.Speedup), d)
 					})
 				}
 				opt.Progress(sent, int(answered.Load()), len(tr.Requests))
@@ -203,16 +204,6 @@ func Replay(ctx context.Context, tr *trace.Trace, opt LoadOptions) (*LoadRun, er
 
 func scaled(us int64, speedup float64) time.Duration {
 	return time.Duration(math.Round(float64(us) * 1000 / speedup))
-}
-
-func cmpDur(a, b time.Duration) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // requestBody is request i's v2 body: id "r<i>" and round(size) token ids (at least one), drawn from the seed.

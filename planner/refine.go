@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -27,7 +28,7 @@ func (s *space) refine(ctx context.Context, tr *trace.Trace, c *candidate, budge
 			idx = append(idx, k)
 		}
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return cmpFloat(c.res.Buffers[b].CostUSD, c.res.Buffers[a].CostUSD) })
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(c.res.Buffers[b].CostUSD, c.res.Buffers[a].CostUSD) })
 	idx = idx[:min(len(idx), refineDims)]
 	slices.Sort(idx)
 	if len(idx) == 0 || budget <= 1 {

@@ -136,16 +136,6 @@ func pareto(all []option) []option {
 	return out
 }
 
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // evaluateSegments evaluates every contiguous run of classes in parallel. Results do not depend on scheduling.
 func (s *space) evaluateSegments(ctx context.Context, reqs []trace.Request, cl *classes, timeouts []float64, progress func(done, total int)) ([][]*segment, int) {
 	c := cl.n()

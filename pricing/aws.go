@@ -1,6 +1,7 @@
 package pricing
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -94,18 +95,8 @@ func (r *priceRecord) dimensions() ([]dimension, error) {
 			out = append(out, dim)
 		}
 	}
-	slices.SortFunc(out, func(a, b dimension) int { return cmpF(a.from, b.from) })
+	slices.SortFunc(out, func(a, b dimension) int { return cmp.Compare(a.from, b.from) })
 	return out, nil
-}
-
-func cmpF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // pages reads every page of a GetProducts query. A page that cannot be read fails the whole fetch: a partial
@@ -185,7 +176,7 @@ func Fetch(ctx context.Context, api PriceListAPI, region string, base Snapshot, 
 		if len(tiers) == 0 || req == 0 {
 			return nil, rep, fmt.Errorf("the Lambda price list for %s lacks the %s duration or request price", region, arch)
 		}
-		slices.SortFunc(tiers, func(a, b Tier) int { return cmpF(a.FromGBSeconds, b.FromGBSeconds) })
+		slices.SortFunc(tiers, func(a, b Tier) int { return cmp.Compare(a.FromGBSeconds, b.FromGBSeconds) })
 		lp := base.Lambda[arch]
 		lp.Tiers, lp.RequestUSD = tiers, req
 		snap.Lambda[arch] = lp

@@ -86,19 +86,7 @@ you need: real bursts from one source, a real size distribution from another.`,
 			if err != nil {
 				return err
 			}
-			var buf bytes.Buffer
-			if err := trace.Write(&buf, trace.WithSizes(arr, mix, seed)); err != nil {
-				return err
-			}
-			if out == "" || out == "-" {
-				_, err = io.Out.Write(buf.Bytes())
-				return err
-			}
-			if err := writeFileAtomic(out, buf.Bytes()); err != nil {
-				return err
-			}
-			fmt.Fprintf(io.ErrOut, "wrote %s: %d requests, sizes from %s, seed %d\n", out, arr.Len(), mixPath, seed)
-			return nil
+			return writeTrace(io, out, trace.WithSizes(arr, mix, seed), fmt.Sprintf("%d requests, sizes from %s, seed %d", arr.Len(), mixPath, seed))
 		},
 	}
 	tf.register(cmd)
@@ -148,19 +136,7 @@ at that speed-up: plan against it, then replay it with --speedup 1.`,
 				return err
 			}
 			cut := trace.Cut(tr, from.Microseconds(), dur.Microseconds(), maxSize, speed)
-			var buf bytes.Buffer
-			if err := trace.Write(&buf, cut); err != nil {
-				return err
-			}
-			if out == "" || out == "-" {
-				_, err = io.Out.Write(buf.Bytes())
-				return err
-			}
-			if err := writeFileAtomic(out, buf.Bytes()); err != nil {
-				return err
-			}
-			fmt.Fprintf(io.ErrOut, "wrote %s: %d of %d requests\n", out, cut.Len(), tr.Len())
-			return nil
+			return writeTrace(io, out, cut, fmt.Sprintf("%d of %d requests", cut.Len(), tr.Len()))
 		},
 	}
 	tf.register(cmd)
@@ -171,4 +147,21 @@ at that speed-up: plan against it, then replay it with --speedup 1.`,
 	fs.Float64Var(&speed, "speedup", 1, "divide every time by this")
 	fs.StringVarP(&out, "out", "o", "-", "output CSV (timestamp in seconds, size); - for stdout")
 	return cmd
+}
+
+// writeTrace writes t as CSV to out (whole or not at all), or to stdout for "" or "-", and says what it wrote.
+func writeTrace(io *ioStreams, out string, t *trace.Trace, what string) error {
+	var buf bytes.Buffer
+	if err := trace.Write(&buf, t); err != nil {
+		return err
+	}
+	if out == "" || out == "-" {
+		_, err := io.Out.Write(buf.Bytes())
+		return err
+	}
+	if err := writeFileAtomic(out, buf.Bytes()); err != nil {
+		return err
+	}
+	fmt.Fprintf(io.ErrOut, "wrote %s: %s\n", out, what)
+	return nil
 }

@@ -6,6 +6,7 @@ package trace
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -346,19 +347,9 @@ func (t *Trace) Span() int64 {
 
 // Slice returns the requests arriving in [from, to) microseconds, sharing the underlying array.
 func (t *Trace) Slice(from, to int64) *Trace {
-	lo, _ := slices.BinarySearchFunc(t.Requests, from, func(r Request, at int64) int { return cmpInt(r.At, at) })
-	hi, _ := slices.BinarySearchFunc(t.Requests, to, func(r Request, at int64) int { return cmpInt(r.At, at) })
+	lo, _ := slices.BinarySearchFunc(t.Requests, from, func(r Request, at int64) int { return cmp.Compare(r.At, at) })
+	hi, _ := slices.BinarySearchFunc(t.Requests, to, func(r Request, at int64) int { return cmp.Compare(r.At, at) })
 	return &Trace{Source: t.Source, Requests: t.Requests[lo:hi]}
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Write writes the trace as CSV with columns timestamp (seconds, microsecond precision) and size.
