@@ -3,12 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/inferplan/inferplan/internal/atomicfile"
 	"github.com/inferplan/inferplan/internal/example"
 	"github.com/inferplan/inferplan/planner"
 	"github.com/inferplan/inferplan/planner/plan"
@@ -210,26 +209,6 @@ func writePlan(path string, p *plan.Plan, stdout io.Writer) error {
 	return writeFileAtomic(path, data)
 }
 
-// writeFileAtomic writes through a temporary file in the same folder and renames it into place, so a crash or
-// a full disk never leaves a half-written plan for CI to read.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".inferplan-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
-}
+// writeFileAtomic writes a file whole or not at all, so a crash or a full disk never leaves a half-written plan
+// for CI to read.
+func writeFileAtomic(path string, data []byte) error { return atomicfile.Write(path, data) }
