@@ -156,9 +156,9 @@ func (g *Gateway) build(p *plan.Plan) (*routing, error) {
 // Plan is the plan being served.
 func (g *Gateway) Plan() *plan.Plan { return g.rt.Load().plan }
 
-// Submit admits one request of the given token ids and waits for its answer (or ctx). The request that completes
-// a batch starts it on a new goroutine (so that its caller can still give up) and no buffer goroutine sits in
-// between: the batch usually runs on the caller's own processor, which keeps the gateway's added latency low.
+// Submit admits one request of the given token ids and waits for its answer (or ctx). No buffer goroutine sits in
+// between: the request that completes a batch starts it, on a goroutine of its own when others share the batch
+// (so that its caller can still give up), on the caller's own goroutine when it is alone in it.
 func (g *Gateway) Submit(ctx context.Context, ids []int64, pr Priority) Result {
 	if g.draining.Load() {
 		return Result{Err: ErrDraining}
