@@ -28,14 +28,13 @@ import (
 //
 // The client writes pre-built HTTP/1.1 requests on persistent connections and reads the answers with
 // net/http.ReadResponse (no Transport goroutines), so that it takes as little of the machine as it can. The
-// garbage collector runs as 'inferplan serve' sets it (GOGC 400 unless $GOGC is set).
+// garbage collector runs as 'inferplan serve' sets it (ServeGCPercent).
 //
 // Reported: p50, p90 and p99 added latency in ms, and the worst lateness of the sender (when that grows, the
 // machine could not keep the rate and the figures are not at that rate).
 //
 //	go test ./dispatch -run '^$' -bench GatewayOverhead -benchtime 20000x
 func BenchmarkGatewayOverhead(b *testing.B) {
-	defer debug.SetGCPercent(debug.SetGCPercent(ServeGCPercent()))
 	for _, c := range []struct {
 		name   string
 		buffer plan.Buffer
@@ -49,12 +48,14 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer g.Close(b.Context())
+			defer debug.SetGCPercent(debug.SetGCPercent(ServeGCPercent(LiveHeap())))
 			benchOpenLoop(b, NewServer(g, ServerOptions{ModelName: "m"}), 5000)
 		})
 	}
 	b.Run("control=net/http,rate=5000", func(b *testing.B) {
 		answer := []byte(`{"id":"r0","model_name":"m","model_version":"1","outputs":[{"name":"output","shape":[1,4],"datatype":"FP32","data":[1,16,1,16]}],` +
 			`"parameters":{"inferplan_buffer":1,"inferplan_batch_size":1,"inferplan_wait_ms":0,"inferplan_service_ms":0}}`)
+		defer debug.SetGCPercent(debug.SetGCPercent(ServeGCPercent(LiveHeap())))
 		benchOpenLoop(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "application/json")

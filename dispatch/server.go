@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -360,10 +361,14 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 			WaitMs: float64(res.Wait.Microseconds()) / 1000, ServiceMs: float64(res.Service.Microseconds()) / 1000}})
 }
 
-// ServeGCPercent is the garbage collector's target 'inferplan serve' runs with: $GOGC when set, else 400. A
-// gateway's live heap is a few MB, so the default 100 collects every few thousand requests and each cycle's
-// CPU shows in the latency tail; 400 costs a few MB more.
-func ServeGCPercent() int {
+// GCHeadroom is the heap growth 'inferplan serve' lets the garbage collector allow between collections.
+const GCHeadroom = 64 << 20
+
+// ServeGCPercent is the garbage collector's target (GOGC) for a gateway whose live heap is live bytes: $GOGC when
+// set, else the percentage that lets the heap grow by GCHeadroom before a collection, between 100 and 2,000. A
+// gateway in front of a remote backend keeps a few MB live, so the default 100 would collect every few thousand
+// requests and every cycle shows in the latency tail; with the built-in model's weights live, it stays near 100.
+func ServeGCPercent(live uint64) int {
 	if v, ok := os.LookupEnv("GOGC"); ok {
 		if v == "off" {
 			return -1
@@ -372,5 +377,16 @@ func ServeGCPercent() int {
 			return n
 		}
 	}
-	return 400
+	if live == 0 {
+		return 2000
+	}
+	return int(min(max(100*GCHeadroom/live, 100), 2000))
+}
+
+// LiveHeap collects garbage and returns the bytes still in use: what ServeGCPercent wants, once the backend is up.
+func LiveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -235,5 +236,28 @@ func TestIsLoopback(t *testing.T) {
 		if IsLoopback(addr) != want {
 			t.Errorf("%s: %v", addr, !want)
 		}
+	}
+}
+
+func TestServeGCPercent(t *testing.T) {
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC")
+	for _, c := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 2000}, {1 << 20, 2000}, {4 << 20, 1600}, {16 << 20, 400}, {64 << 20, 100}, {1 << 30, 100},
+	} {
+		if got := ServeGCPercent(c.live); got != c.want {
+			t.Errorf("live %d MiB: GOGC %d, want %d", c.live>>20, got, c.want)
+		}
+	}
+	t.Setenv("GOGC", "250")
+	if got := ServeGCPercent(1 << 20); got != 250 {
+		t.Errorf("$GOGC 250: %d", got)
+	}
+	t.Setenv("GOGC", "off")
+	if got := ServeGCPercent(1 << 20); got != -1 {
+		t.Errorf("$GOGC off: %d", got)
 	}
 }

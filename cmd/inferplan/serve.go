@@ -226,7 +226,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
 	}
-	debug.SetGCPercent(dispatch.ServeGCPercent())
+	debug.SetGCPercent(dispatch.ServeGCPercent(dispatch.LiveHeap()))
 	addr := ln.Addr().String()
 	log.Info("serving", "url", "http://"+addr, "model", model, "plan", o.planPath, "buffers", len(p.Buffers),
 		"backend", be.Describe(), "max_input", maxInput, "auth", o.authToken != "")
