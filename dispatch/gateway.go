@@ -61,6 +61,8 @@ type Options struct {
 	Seed           uint64        // seeds the retry jitter
 	Logger         *slog.Logger
 	Metrics        *Metrics
+	// Now stamps arrivals and dispatches (default time.Now); tests set it to place arrivals exactly.
+	Now func() time.Time
 }
 
 func (o *Options) defaults() {
@@ -84,6 +86,9 @@ func (o *Options) defaults() {
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 }
 
@@ -163,12 +168,12 @@ func (g *Gateway) Submit(ctx context.Context, ids []int64, pr Priority) Result {
 	if g.draining.Load() {
 		return Result{Err: ErrDraining}
 	}
-	r := &request{ids: ids, arrival: time.Now(), priority: pr, done: make(chan Result, 1)}
+	r := &request{ids: ids, priority: pr, done: make(chan Result, 1)}
 	for {
 		rt := g.rt.Load()
 		k := plan.BufferFor(rt.plan.Buffers, float64(len(ids)))
 		b := rt.buffers[k]
-		full, reason, err := b.enqueue(r)
+		expired, full, reason, err := b.enqueue(r)
 		if errors.Is(err, errClosed) {
 			if g.draining.Load() {
 				return Result{Buffer: k, Err: ErrDraining}
@@ -177,6 +182,9 @@ func (g *Gateway) Submit(ctx context.Context, ids []int64, pr Priority) Result {
 		}
 		if err != nil {
 			return Result{Buffer: k, Err: err}
+		}
+		if expired != nil {
+			go b.run(context.Background(), expired, "timeout")
 		}
 		switch {
 		case len(full) == 1:
@@ -296,34 +304,42 @@ func (g *Gateway) newBuffer(i int, b plan.Buffer, p *plan.Plan) *buffer {
 		maxQueue: int64(g.opt.MaxQueue)}
 }
 
-// enqueue admits r into the open batch. When r completes it, the batch is returned for the caller to start.
-func (b *buffer) enqueue(r *request) (full []*request, reason string, err error) {
+// enqueue admits r into the open batch, stamping its arrival under the lock so that arrivals are in order. When r
+// completes the batch, the batch is returned for the caller to start. When r arrives after the open batch's
+// deadline and the timer has not sent it yet (a timer runs late on a busy machine), that batch is closed without r
+// and returned as expired, and r opens the next one: who shares a batch depends on arrival times only (contract
+// §4.2), never on how promptly a timer fires.
+func (b *buffer) enqueue(r *request) (expired, full []*request, reason string, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil, "", errClosed
+		return nil, nil, "", errClosed
 	}
 	limit := int64(float64(b.maxQueue) * priorityShare[r.priority])
 	if q := b.queued.Add(1); q > max(limit, 1) {
 		b.queued.Add(-1)
 		b.m.rejectedFull.Inc()
-		return nil, "", ErrQueueFull
+		return nil, nil, "", ErrQueueFull
 	}
 	b.m.queueDepth.Inc()
 	b.g.admitted.Add(1)
+	r.arrival = b.g.opt.Now()
+	if len(b.pending) > 0 && b.timeout > 0 && r.arrival.Sub(b.pending[0].arrival) > b.timeout {
+		expired = b.take()
+	}
 	b.pending = append(b.pending, r)
 	switch {
 	case b.draining:
-		return b.take(), "drain", nil
+		return expired, b.take(), "drain", nil
 	case len(b.pending) >= b.cfg.BatchSize:
-		return b.take(), "full", nil
+		return expired, b.take(), "full", nil
 	case b.timeout == 0:
-		return b.take(), "timeout", nil
+		return expired, b.take(), "timeout", nil
 	case len(b.pending) == 1:
 		seq := b.batchSeq
-		b.timer = time.AfterFunc(time.Until(r.arrival.Add(b.timeout)), func() { b.expire(seq) })
+		b.timer = time.AfterFunc(b.timeout, func() { b.expire(seq) })
 	}
-	return nil, "", nil
+	return expired, nil, "", nil
 }
 
 // take closes the open batch (under b.mu) and counts it as work until it has run.
@@ -385,7 +401,7 @@ func (b *buffer) run(ctx context.Context, reqs []*request, reason string) {
 		b.queued.Add(int64(-n))
 		m.queueDepth.Sub(float64(n))
 		for _, r := range reqs {
-			r.done <- Result{Buffer: b.idx, BatchSize: n, Wait: time.Since(r.arrival), Err: ctx.Err()}
+			r.done <- Result{Buffer: b.idx, BatchSize: n, Wait: g.opt.Now().Sub(r.arrival), Err: ctx.Err()}
 			g.answered.Add(1)
 		}
 		return
@@ -397,7 +413,7 @@ func (b *buffer) run(ctx context.Context, reqs []*request, reason string) {
 		<-b.slots
 		m.inflight.Dec()
 	}()
-	sent := time.Now()
+	sent := g.opt.Now()
 	batch := &Batch{Buffer: b.idx, MemoryMB: b.cfg.MemoryMB, Inputs: make([][]int64, n)}
 	var sum int
 	for i, r := range reqs {
@@ -409,11 +425,11 @@ func (b *buffer) run(ctx context.Context, reqs []*request, reason string) {
 	m.tokens.Add(float64(sum))
 	m.padded.Add(float64(n*batch.PadTo - sum))
 	out, err := b.call(ctx, batch)
-	service := time.Since(sent)
+	service := g.opt.Now().Sub(sent)
 	m.service.Observe(service.Seconds())
 	svcMs := float64(service.Microseconds()) / 1000
 	m.cost.Add(pricing.InvocationUSD(svcMs, b.cfg.MemoryMB, b.prices.GBSecondUSD, b.prices.RequestUSD))
-	now := time.Now()
+	now := g.opt.Now()
 	for i, r := range reqs {
 		res := Result{Buffer: b.idx, BatchSize: n, Wait: sent.Sub(r.arrival), Service: service, Err: err}
 		if err == nil {

@@ -133,6 +133,60 @@ func TestTimeoutDispatchesAPartialBatch(t *testing.T) {
 	}
 }
 
+// fakeClock is a clock a test moves by hand.
+type fakeClock struct{ ns atomic.Int64 }
+
+func (c *fakeClock) now() time.Time      { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) set(d time.Duration) { c.ns.Store(int64(d)) }
+func waitAdmitted(t *testing.T, g *Gateway, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if a, _ := g.Counts(); a == n {
+			return
+		}
+	}
+	t.Fatalf("never admitted %d requests", n)
+}
+
+// A timer can fire late on a busy machine. Who shares a batch must still follow arrival times alone (contract §4.2):
+// an arrival exactly at the deadline joins, one a microsecond after it opens the next batch, whether or not the
+// timer has fired.
+func TestLateArrivalOpensTheNextBatchEvenIfTheTimerIsLate(t *testing.T) {
+	clock := &fakeClock{}
+	// an hour's timeout: the real timer never fires during the test, as if it were very late
+	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 8, TimeoutMs: 3600e3, MemoryMB: 1024}),
+		&echo{}, Options{Now: clock.now})
+	results := make([]chan Result, 3)
+	at := []time.Duration{0, time.Hour, time.Hour + time.Microsecond}
+	for i := range results {
+		results[i] = make(chan Result, 1)
+		clock.set(at[i])
+		go func() { results[i] <- g.Submit(context.Background(), ids(int64(i), 4), Normal) }()
+		waitAdmitted(t, g, int64(i+1))
+	}
+	for i := range 2 {
+		select {
+		case r := <-results[i]:
+			if r.Err != nil || r.BatchSize != 2 || r.Output[0] != float32(i) {
+				t.Errorf("request %d: %+v, want a batch of 2 (it arrived by the deadline)", i, r)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("request %d: the expired batch was never sent", i)
+		}
+	}
+	g.Drain()
+	if r := <-results[2]; r.Err != nil || r.BatchSize != 1 {
+		t.Errorf("the late request: %+v, want a batch of its own", r)
+	}
+	m := g.opt.Metrics
+	if got := testutil.ToFloat64(m.batches.WithLabelValues("1", "timeout")); got != 1 {
+		t.Errorf("timeout batches %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.batches.WithLabelValues("1", "drain")); got != 1 {
+		t.Errorf("drain batches %v, want 1", got)
+	}
+}
+
 func TestZeroTimeoutDispatchesAtOnce(t *testing.T) {
 	be := &echo{}
 	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 8, TimeoutMs: 0, MemoryMB: 1024}), be, Options{})

@@ -52,10 +52,13 @@ type LoadBuffer struct {
 	PredRequests  int     `json:"predicted_requests"`
 	PredBatches   int     `json:"predicted_batches"`
 	PredMeanBatch float64 `json:"predicted_mean_batch"`
-	LatencyP95Ms  float64 `json:"latency_p95_ms"` // client-side, requests answered OK in this buffer
-	PredP95Ms     float64 `json:"predicted_latency_p95_ms,omitempty"`
-	CostUSD       float64 `json:"cost_usd"`
-	PredCostUSD   float64 `json:"predicted_cost_usd,omitempty"`
+	// PredBatchesAsSent is the simulator's batch count over the times the generator actually sent the requests
+	// rather than their trace times: the gap between the two is the generator's lateness, the rest the gateway's.
+	PredBatchesAsSent int     `json:"predicted_batches_as_sent"`
+	LatencyP95Ms      float64 `json:"latency_p95_ms"` // client-side, requests answered OK in this buffer
+	PredP95Ms         float64 `json:"predicted_latency_p95_ms,omitempty"`
+	CostUSD           float64 `json:"cost_usd"`
+	PredCostUSD       float64 `json:"predicted_cost_usd,omitempty"`
 }
 
 // Summarize measures a run and sets the simulator's prediction beside it: batches and mean batch size per buffer
@@ -124,6 +127,12 @@ func Summarize(run *LoadRun, tr *trace.Trace, opt LoadOptions, tab *latency.Tabl
 		}
 		r.Predicted = &sim.Estimate
 	}
+	// the generator stamps each send before it starts it, in trace order, so these times are sorted
+	asSent := make([]trace.Request, len(run.Outcomes))
+	for i, o := range run.Outcomes {
+		asSent[i] = trace.Request{At: o.SentAt.Microseconds(), Size: fast.Requests[i].Size}
+	}
+	sentParts := replay.Route(p.Buffers, asSent)
 	delta := run.After.Sub(run.Before)
 	var batches []replay.Batch
 	for k, reqs := range parts {
@@ -138,6 +147,8 @@ func Summarize(run *LoadRun, tr *trace.Trace, opt LoadOptions, tab *latency.Tabl
 		if len(batches) > 0 {
 			lb.PredMeanBatch = float64(len(reqs)) / float64(len(batches))
 		}
+		batches = replay.FormBatches(sentParts[k], b.BatchSize, b.TimeoutMicros(), batches[:0])
+		lb.PredBatchesAsSent = len(batches)
 		if lats := perBuffer[k+1]; len(lats) > 0 {
 			slices.Sort(lats)
 			lb.LatencyP95Ms = trace.NearestRank(lats, 95)

@@ -20,7 +20,8 @@ import (
 // TestRealTraceThroughTheBuiltinBackend is issue 6's acceptance run at CI size: a minute of the Azure conversation
 // trace (at 2× speed) through the gateway on the built-in encoder. Nothing may be lost or duplicated, and the
 // batches and mean batch size per buffer must be within 3 % of the replay simulator's for the same trace and plan
-// (a buffer with few batches may differ by one). The 10-minute run is in the README.
+// (a buffer with few batches may differ by one batch from the simulation at the times the requests were sent, by
+// two from the one at trace times). The 10-minute run is in the README.
 func TestRealTraceThroughTheBuiltinBackend(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays a minute of a real trace")
@@ -63,8 +64,14 @@ func TestRealTraceThroughTheBuiltinBackend(t *testing.T) {
 		if b.Requests != b.PredRequests {
 			t.Errorf("buffer %d: %d requests, the simulator routes %d", b.Buffer, b.Requests, b.PredRequests)
 		}
-		slack := max(0.03*float64(b.PredBatches), 1)
-		if math.Abs(float64(b.Batches-b.PredBatches)) > slack {
+		t.Logf("buffer %d: %d batches; simulated %d at trace times, %d at the times sent", b.Buffer, b.Batches, b.PredBatches, b.PredBatchesAsSent)
+		// the gateway's own fidelity: the simulator over the times the requests were actually sent
+		if math.Abs(float64(b.Batches-b.PredBatchesAsSent)) > max(0.03*float64(b.PredBatchesAsSent), 1) {
+			t.Errorf("buffer %d: %d batches, simulated %d at the times the requests were sent", b.Buffer, b.Batches, b.PredBatchesAsSent)
+		}
+		// against the trace itself, the generator's lateness on a shared 2-core CI machine (milliseconds, logged
+		// below) may move one more request across a timeout
+		if math.Abs(float64(b.Batches-b.PredBatches)) > max(0.03*float64(b.PredBatches), 2) {
 			t.Errorf("buffer %d: %d batches, simulated %d", b.Buffer, b.Batches, b.PredBatches)
 		}
 		if b.PredBatches >= 34 && math.Abs(b.MeanBatch/b.PredMeanBatch-1) > 0.03 {
