@@ -104,6 +104,7 @@ type Result struct {
 	Output    []float32
 	Buffer    int           // 0-based
 	BatchSize int           // requests in its batch
+	Arrival   time.Time     // when the gateway admitted it
 	Wait      time.Duration // arrival to dispatch
 	Service   time.Duration // at the backend
 	Err       error
@@ -324,7 +325,8 @@ func (b *buffer) enqueue(r *request) (expired, full []*request, reason string, e
 	b.m.queueDepth.Inc()
 	b.g.admitted.Add(1)
 	r.arrival = b.g.opt.Now()
-	if len(b.pending) > 0 && b.timeout > 0 && r.arrival.Sub(b.pending[0].arrival) > b.timeout {
+	// in whole microseconds, as the contract and the simulator count
+	if len(b.pending) > 0 && b.timeout > 0 && r.arrival.UnixMicro()-b.pending[0].arrival.UnixMicro() > b.timeout.Microseconds() {
 		expired = b.take()
 	}
 	b.pending = append(b.pending, r)
@@ -401,7 +403,7 @@ func (b *buffer) run(ctx context.Context, reqs []*request, reason string) {
 		b.queued.Add(int64(-n))
 		m.queueDepth.Sub(float64(n))
 		for _, r := range reqs {
-			r.done <- Result{Buffer: b.idx, BatchSize: n, Wait: g.opt.Now().Sub(r.arrival), Err: ctx.Err()}
+			r.done <- Result{Buffer: b.idx, BatchSize: n, Arrival: r.arrival, Wait: g.opt.Now().Sub(r.arrival), Err: ctx.Err()}
 			g.answered.Add(1)
 		}
 		return
@@ -431,7 +433,7 @@ func (b *buffer) run(ctx context.Context, reqs []*request, reason string) {
 	m.cost.Add(pricing.InvocationUSD(svcMs, b.cfg.MemoryMB, b.prices.GBSecondUSD, b.prices.RequestUSD))
 	now := g.opt.Now()
 	for i, r := range reqs {
-		res := Result{Buffer: b.idx, BatchSize: n, Wait: sent.Sub(r.arrival), Service: service, Err: err}
+		res := Result{Buffer: b.idx, BatchSize: n, Arrival: r.arrival, Wait: sent.Sub(r.arrival), Service: service, Err: err}
 		if err == nil {
 			res.Output = out[i]
 		}

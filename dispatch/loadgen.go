@@ -43,6 +43,7 @@ type Outcome struct {
 	Code      int           // HTTP status; 0 if lost
 	Buffer    int           // 1-based, as the gateway reported (0 if not answered OK)
 	BatchSize int
+	ArrivalUs int64  // when the gateway admitted it, Unix microseconds (0 if not answered OK)
 	Lost      bool   // sent but never answered: no HTTP response at all
 	Err       string // the gateway's error or the transport's
 }
@@ -260,8 +261,9 @@ func send(ctx context.Context, opt LoadOptions, url string, i int, body []byte, 
 	var out struct {
 		ID         string `json:"id"`
 		Parameters struct {
-			Buffer    int `json:"inferplan_buffer"`
-			BatchSize int `json:"inferplan_batch_size"`
+			Buffer    int   `json:"inferplan_buffer"`
+			BatchSize int   `json:"inferplan_batch_size"`
+			ArrivalUs int64 `json:"inferplan_arrival_unix_us"`
 		} `json:"parameters"`
 		Outputs []json.RawMessage `json:"outputs"`
 	}
@@ -274,7 +276,7 @@ func send(ctx context.Context, opt LoadOptions, url string, i int, body []byte, 
 		o.Code, o.Err = -1, fmt.Sprintf("answered with id %q", out.ID)
 		return o
 	}
-	o.Buffer, o.BatchSize = out.Parameters.Buffer, out.Parameters.BatchSize
+	o.Buffer, o.BatchSize, o.ArrivalUs = out.Parameters.Buffer, out.Parameters.BatchSize, out.Parameters.ArrivalUs
 	return o
 }
 

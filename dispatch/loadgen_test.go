@@ -121,9 +121,10 @@ func TestReplayMeasuresWhatTheSimulatorPredicts(t *testing.T) {
 	// small: 12 × (full 4 + timeout 1) = 24 batches of 60; large: 6 × 2 = 6 batches of 12
 	want := []struct{ reqs, batches int }{{60, 24}, {12, 6}}
 	for k, b := range rep.Buffers {
-		if b.Requests != want[k].reqs || b.Batches != want[k].batches || b.PredRequests != want[k].reqs || b.PredBatches != want[k].batches {
-			t.Errorf("buffer %d: measured %d requests in %d batches, predicted %d in %d; want %d in %d",
-				b.Buffer, b.Requests, b.Batches, b.PredRequests, b.PredBatches, want[k].reqs, want[k].batches)
+		if b.Requests != want[k].reqs || b.Batches != want[k].batches || b.PredRequests != want[k].reqs || b.PredBatches != want[k].batches ||
+			b.PredBatchesAsArrived != want[k].batches {
+			t.Errorf("buffer %d: measured %d requests in %d batches, predicted %d in %d (%d at the gateway's arrival times); want %d in %d",
+				b.Buffer, b.Requests, b.Batches, b.PredRequests, b.PredBatches, b.PredBatchesAsArrived, want[k].reqs, want[k].batches)
 		}
 		if math.Abs(b.MeanBatch-b.PredMeanBatch) > 1e-9 {
 			t.Errorf("buffer %d: mean batch %v vs predicted %v", b.Buffer, b.MeanBatch, b.PredMeanBatch)

@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -52,13 +53,14 @@ type LoadBuffer struct {
 	PredRequests  int     `json:"predicted_requests"`
 	PredBatches   int     `json:"predicted_batches"`
 	PredMeanBatch float64 `json:"predicted_mean_batch"`
-	// PredBatchesAsSent is the simulator's batch count over the times the generator actually sent the requests
-	// rather than their trace times: the gap between the two is the generator's lateness, the rest the gateway's.
-	PredBatchesAsSent int     `json:"predicted_batches_as_sent"`
-	LatencyP95Ms      float64 `json:"latency_p95_ms"` // client-side, requests answered OK in this buffer
-	PredP95Ms         float64 `json:"predicted_latency_p95_ms,omitempty"`
-	CostUSD           float64 `json:"cost_usd"`
-	PredCostUSD       float64 `json:"predicted_cost_usd,omitempty"`
+	// PredBatchesAsArrived is the simulator's batch count over the arrival times the gateway stamped rather than
+	// the trace's (when every request was answered OK): it differs from Batches only if the gateway broke the
+	// batching rules, and from PredBatches by what the generator, the network and the HTTP server added.
+	PredBatchesAsArrived int     `json:"predicted_batches_as_arrived,omitempty"`
+	LatencyP95Ms         float64 `json:"latency_p95_ms"` // client-side, requests answered OK in this buffer
+	PredP95Ms            float64 `json:"predicted_latency_p95_ms,omitempty"`
+	CostUSD              float64 `json:"cost_usd"`
+	PredCostUSD          float64 `json:"predicted_cost_usd,omitempty"`
 }
 
 // Summarize measures a run and sets the simulator's prediction beside it: batches and mean batch size per buffer
@@ -127,12 +129,7 @@ func Summarize(run *LoadRun, tr *trace.Trace, opt LoadOptions, tab *latency.Tabl
 		}
 		r.Predicted = &sim.Estimate
 	}
-	// the generator stamps each send before it starts it, in trace order, so these times are sorted
-	asSent := make([]trace.Request, len(run.Outcomes))
-	for i, o := range run.Outcomes {
-		asSent[i] = trace.Request{At: o.SentAt.Microseconds(), Size: fast.Requests[i].Size}
-	}
-	sentParts := replay.Route(p.Buffers, asSent)
+	asArrived := arrivedParts(run, fast, p.Buffers)
 	delta := run.After.Sub(run.Before)
 	var batches []replay.Batch
 	for k, reqs := range parts {
@@ -147,8 +144,10 @@ func Summarize(run *LoadRun, tr *trace.Trace, opt LoadOptions, tab *latency.Tabl
 		if len(batches) > 0 {
 			lb.PredMeanBatch = float64(len(reqs)) / float64(len(batches))
 		}
-		batches = replay.FormBatches(sentParts[k], b.BatchSize, b.TimeoutMicros(), batches[:0])
-		lb.PredBatchesAsSent = len(batches)
+		if asArrived != nil {
+			batches = replay.FormBatches(asArrived[k], b.BatchSize, b.TimeoutMicros(), batches[:0])
+			lb.PredBatchesAsArrived = len(batches)
+		}
 		if lats := perBuffer[k+1]; len(lats) > 0 {
 			slices.Sort(lats)
 			lb.LatencyP95Ms = trace.NearestRank(lats, 95)
@@ -162,4 +161,19 @@ func Summarize(run *LoadRun, tr *trace.Trace, opt LoadOptions, tab *latency.Tabl
 	}
 	r.Duplicates = run.Duplicates + max(0, r.Dispatched-answeredAfterDispatch-r.Lost)
 	return r, nil
+}
+
+// arrivedParts is the trace as the gateway saw it, routed: each request at the arrival time the gateway reported,
+// sorted (stably) as the gateway admitted them. It is nil unless every request was answered OK, the only answers
+// that carry their arrival.
+func arrivedParts(run *LoadRun, fast *trace.Trace, bufs []plan.Buffer) [][]trace.Request {
+	reqs := make([]trace.Request, len(run.Outcomes))
+	for i, o := range run.Outcomes {
+		if o.Code != 200 || o.ArrivalUs == 0 {
+			return nil
+		}
+		reqs[i] = trace.Request{At: o.ArrivalUs, Size: fast.Requests[i].Size}
+	}
+	slices.SortStableFunc(reqs, func(a, b trace.Request) int { return cmp.Compare(a.At, b.At) })
+	return replay.Route(bufs, reqs)
 }

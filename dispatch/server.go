@@ -228,6 +228,9 @@ type ResponseParameters struct {
 	BatchSize int     `json:"inferplan_batch_size"`
 	WaitMs    float64 `json:"inferplan_wait_ms"`    // arrival to dispatch
 	ServiceMs float64 `json:"inferplan_service_ms"` // the batch at the backend
+	// ArrivalUs is when the gateway admitted the request (Unix microseconds): with it a client can replay the
+	// arrivals exactly as the gateway saw them.
+	ArrivalUs int64 `json:"inferplan_arrival_unix_us"`
 }
 
 // InferOutput is one output tensor.
@@ -358,7 +361,8 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, InferResponse{ID: req.ID, ModelName: s.opt.ModelName, ModelVersion: "1",
 		Outputs: []InferOutput{{Name: "output", Shape: []int{1, len(res.Output)}, Datatype: "FP32", Data: res.Output}},
 		Parameters: ResponseParameters{Buffer: res.Buffer + 1, BatchSize: res.BatchSize,
-			WaitMs: float64(res.Wait.Microseconds()) / 1000, ServiceMs: float64(res.Service.Microseconds()) / 1000}})
+			WaitMs: float64(res.Wait.Microseconds()) / 1000, ServiceMs: float64(res.Service.Microseconds()) / 1000,
+			ArrivalUs: res.Arrival.UnixMicro()}})
 }
 
 // GCHeadroom is the heap growth 'inferplan serve' lets the garbage collector allow between collections.
