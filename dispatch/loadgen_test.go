@@ -133,9 +133,15 @@ func TestReplayMeasuresWhatTheSimulatorPredicts(t *testing.T) {
 	if rep.Predicted == nil || rep.Predicted.Method != "replay" || rep.Predicted.Invocations != 30 {
 		t.Errorf("predicted = %+v", rep.Predicted)
 	}
-	// the gateway's cost estimate is the simulator's: same batches, same per-ms pricing of the profile's 1 ms
-	if math.Abs(rep.CostUSD-rep.Predicted.CostPerMillionUSD*float64(n)/1e6) > 1e-12 {
-		t.Errorf("cost %v vs predicted %v per million × %d", rep.CostUSD, rep.Predicted.CostPerMillionUSD, n)
+	// the gateway's cost estimate is the simulator's: same batches, same per-ms pricing. The simulator bills the
+	// profile's 1 ms per batch; the echo backend answers within it, but on a loaded machine (or under -race) a batch
+	// can take longer and be billed whole extra milliseconds (7 seen under -race on two busy cores): never a
+	// fraction, never less, and an extra or missing batch would show as a fraction (its request price).
+	perMs := p.Pricing.GBSecondUSD / 1000 // one billed ms at 1,024 MB
+	extra := (rep.CostUSD - rep.Predicted.CostPerMillionUSD*float64(n)/1e6) / perMs
+	if extra < -1e-6 || math.Abs(extra-math.Round(extra)) > 1e-6 || extra > float64(rep.Predicted.Invocations)*5 {
+		t.Errorf("cost %v vs predicted %v per million × %d: %.6f billed ms apart, want whole ones at most",
+			rep.CostUSD, rep.Predicted.CostPerMillionUSD, n, extra)
 	}
 }
 
