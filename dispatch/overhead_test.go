@@ -54,7 +54,7 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 	}
 	b.Run("control=net/http,rate=5000", func(b *testing.B) {
 		answer := []byte(`{"id":"r0","model_name":"m","model_version":"1","outputs":[{"name":"output","shape":[1,4],"datatype":"FP32","data":[1,16,1,16]}],` +
-			`"parameters":{"inferplan_buffer":1,"inferplan_batch_size":1,"inferplan_wait_ms":0,"inferplan_service_ms":0}}`)
+			`"parameters":{"inferplan_buffer":1,"inferplan_batch_size":1,"inferplan_wait_ms":0,"inferplan_service_ms":0,"inferplan_arrival_unix_us":1795436015615641}}`)
 		defer debug.SetGCPercent(debug.SetGCPercent(ServeGCPercent(LiveHeap())))
 		benchOpenLoop(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
