@@ -75,12 +75,34 @@ func LoadDocument(r *dispatch.LoadReport, p *plan.Plan) *Document {
 			Ms(b.LatencyP95Ms), simP95})
 	}
 	d.Sections = append(d.Sections, sec)
+	d.Notes = append(d.Notes, arrivalNotes(r)...)
 	if len(r.Codes) > 0 && r.Errors+r.Lost > 0 {
 		for _, e := range r.Errs {
 			d.Notes = append(d.Notes, "error: "+e)
 		}
 	}
 	return d
+}
+
+// arrivalNotes compare the gateway's batches with the simulator's over the arrival times the gateway stamped: equal,
+// they say the gateway kept contract §4 and any gap to the trace-time simulation came from the generator, the
+// network or HTTP; different, they say which buffer broke it.
+func arrivalNotes(r *dispatch.LoadReport) []string {
+	var off []string
+	for _, b := range r.Buffers {
+		if b.PredBatchesAsArrived == 0 {
+			return nil // not every request was answered, so the arrivals are not all known
+		}
+		if b.Batches != b.PredBatchesAsArrived {
+			off = append(off, fmt.Sprintf("buffer %d formed %s batches where the simulator forms %s at the gateway's own arrival times",
+				b.Buffer, Thousands(float64(b.Batches), 0), Thousands(float64(b.PredBatchesAsArrived), 0)))
+		}
+	}
+	if len(off) == 0 && len(r.Buffers) > 0 {
+		return []string{"At the gateway's own arrival times the simulator forms exactly its batches: the differences " +
+			"above come from the timing of the generator, the network and HTTP."}
+	}
+	return off
 }
 
 // relDiff is (got − want)/want as a signed percentage.

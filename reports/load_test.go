@@ -1,0 +1,38 @@
+package reports
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/inferplan/inferplan/dispatch"
+)
+
+func TestArrivalNotes(t *testing.T) {
+	rep := func(bufs ...dispatch.LoadBuffer) *dispatch.LoadReport { return &dispatch.LoadReport{Buffers: bufs} }
+	cases := []struct {
+		name string
+		r    *dispatch.LoadReport
+		want []string // substrings, one per note
+	}{
+		{"all equal", rep(dispatch.LoadBuffer{Buffer: 1, Batches: 69, PredBatches: 70, PredBatchesAsArrived: 69},
+			dispatch.LoadBuffer{Buffer: 2, Batches: 5, PredBatches: 5, PredBatchesAsArrived: 5}),
+			[]string{"forms exactly its batches"}},
+		{"one off", rep(dispatch.LoadBuffer{Buffer: 1, Batches: 69, PredBatchesAsArrived: 69},
+			dispatch.LoadBuffer{Buffer: 2, Batches: 1204, PredBatchesAsArrived: 1206}),
+			[]string{"buffer 2 formed 1,204 batches where the simulator forms 1,206"}},
+		{"arrivals unknown", rep(dispatch.LoadBuffer{Buffer: 1, Batches: 3}), nil},
+		{"no buffers", rep(), nil},
+	}
+	for _, c := range cases {
+		got := arrivalNotes(c.r)
+		if len(got) != len(c.want) {
+			t.Errorf("%s: notes %q, want %d", c.name, got, len(c.want))
+			continue
+		}
+		for i, w := range c.want {
+			if !strings.Contains(got[i], w) {
+				t.Errorf("%s: note %q, want it to say %q", c.name, got[i], w)
+			}
+		}
+	}
+}
