@@ -70,9 +70,10 @@ func TestRealTraceThroughTheBuiltinBackend(t *testing.T) {
 		if b.Batches != b.PredBatchesAsArrived {
 			t.Errorf("buffer %d: %d batches, simulated %d at the gateway's arrival times", b.Buffer, b.Batches, b.PredBatchesAsArrived)
 		}
-		// against the trace itself: on a shared 2-core CI machine the generator runs milliseconds late (logged
-		// below), and this trace has arrivals 1-18 ms after a buffer's deadline, so a few may cross it
-		if math.Abs(float64(b.Batches-b.PredBatches)) > max(0.05*float64(b.PredBatches), 3) {
+		// against the trace itself only a guard against a generator that bunches its sends: on a shared CI machine
+		// it runs milliseconds late (logged below, 65 ms seen), and this trace has 7 arrivals within 50 ms after a
+		// buffer's deadline, any of which may cross it
+		if math.Abs(float64(b.Batches-b.PredBatches)) > max(0.1*float64(b.PredBatches), 5) {
 			t.Errorf("buffer %d: %d batches, simulated %d", b.Buffer, b.Batches, b.PredBatches)
 		}
 	}
