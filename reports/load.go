@@ -90,7 +90,7 @@ func LoadDocument(r *dispatch.LoadReport, p *plan.Plan) *Document {
 func arrivalNotes(r *dispatch.LoadReport) []string {
 	var off []string
 	for _, b := range r.Buffers {
-		if b.PredBatchesAsArrived == 0 {
+		if b.PredBatchesAsArrived == 0 && b.Requests > 0 {
 			return nil // not every request was answered, so the arrivals are not all known
 		}
 		if b.Batches != b.PredBatchesAsArrived {

@@ -14,13 +14,15 @@ func TestArrivalNotes(t *testing.T) {
 		r    *dispatch.LoadReport
 		want []string // substrings, one per note
 	}{
-		{"all equal", rep(dispatch.LoadBuffer{Buffer: 1, Batches: 69, PredBatches: 70, PredBatchesAsArrived: 69},
-			dispatch.LoadBuffer{Buffer: 2, Batches: 5, PredBatches: 5, PredBatchesAsArrived: 5}),
+		{"all equal", rep(dispatch.LoadBuffer{Buffer: 1, Requests: 91, Batches: 69, PredBatches: 70, PredBatchesAsArrived: 69},
+			dispatch.LoadBuffer{Buffer: 2, Requests: 9, Batches: 5, PredBatches: 5, PredBatchesAsArrived: 5}),
 			[]string{"forms exactly its batches"}},
-		{"one off", rep(dispatch.LoadBuffer{Buffer: 1, Batches: 69, PredBatchesAsArrived: 69},
-			dispatch.LoadBuffer{Buffer: 2, Batches: 1204, PredBatchesAsArrived: 1206}),
+		{"one off", rep(dispatch.LoadBuffer{Buffer: 1, Requests: 91, Batches: 69, PredBatchesAsArrived: 69},
+			dispatch.LoadBuffer{Buffer: 2, Requests: 5000, Batches: 1204, PredBatchesAsArrived: 1206}),
 			[]string{"buffer 2 formed 1,204 batches where the simulator forms 1,206"}},
-		{"arrivals unknown", rep(dispatch.LoadBuffer{Buffer: 1, Batches: 3}), nil},
+		{"an idle buffer", rep(dispatch.LoadBuffer{Buffer: 1, Requests: 4, Batches: 2, PredBatchesAsArrived: 2},
+			dispatch.LoadBuffer{Buffer: 2}), []string{"forms exactly its batches"}},
+		{"arrivals unknown", rep(dispatch.LoadBuffer{Buffer: 1, Requests: 5, Batches: 3}), nil},
 		{"no buffers", rep(), nil},
 	}
 	for _, c := range cases {
