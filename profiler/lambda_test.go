@@ -131,16 +131,23 @@ func testClient(t *testing.T, url string) *lambda.Client {
 	return LambdaClient(aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}}, url, 10*time.Millisecond)
 }
 
-func TestLambdaTargetThrottleColdAndRestore(t *testing.T) {
-	f := &fakeLambda{memory: 1024, throttle: 2}
+// openFake opens a profiling session on f behind a test server, polling every millisecond.
+func openFake(t *testing.T, f *fakeLambda) *LambdaSession {
+	t.Helper()
 	srv := httptest.NewServer(f)
-	defer srv.Close()
-	ctx := context.Background()
-	s, err := OpenLambda(ctx, testClient(t, srv.URL), "deepspeech")
+	t.Cleanup(srv.Close)
+	s, err := OpenLambda(context.Background(), testClient(t, srv.URL), "deepspeech")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Poll = time.Millisecond
+	return s
+}
+
+func TestLambdaTargetThrottleColdAndRestore(t *testing.T) {
+	f := &fakeLambda{memory: 1024, throttle: 2}
+	s := openFake(t, f)
+	ctx := context.Background()
 	tg, err := s.Target(ctx, 2048) // the update is InProgress for one poll
 	if err != nil {
 		t.Fatal(err)
@@ -168,14 +175,8 @@ func TestLambdaTargetThrottleColdAndRestore(t *testing.T) {
 
 func TestLambdaFunctionErrorThenRestore(t *testing.T) {
 	f := &fakeLambda{memory: 1024, failAt: 3008}
-	srv := httptest.NewServer(f)
-	defer srv.Close()
+	s := openFake(t, f)
 	ctx := context.Background()
-	s, err := OpenLambda(ctx, testClient(t, srv.URL), "deepspeech")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Poll = time.Millisecond
 	func() {
 		defer s.Restore(ctx) // what `inferplan profile` defers
 		tg, err := s.Target(ctx, 3008)
@@ -203,17 +204,12 @@ func TestLambdaFunctionErrorThenRestore(t *testing.T) {
 
 func TestLambdaUpdateStuckInProgress(t *testing.T) {
 	f := &fakeLambda{memory: 1024}
-	srv := httptest.NewServer(f)
-	defer srv.Close()
-	s, err := OpenLambda(context.Background(), testClient(t, srv.URL), "deepspeech")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Poll, s.Timeout = time.Millisecond, 50*time.Millisecond
+	s := openFake(t, f)
+	s.Timeout = 50 * time.Millisecond
 	f.mu.Lock()
 	f.stuck = true
 	f.mu.Unlock()
-	if _, err = s.Target(context.Background(), 2048); err == nil || !strings.Contains(err.Error(), "still InProgress") {
+	if _, err := s.Target(context.Background(), 2048); err == nil || !strings.Contains(err.Error(), "still InProgress") {
 		t.Fatalf("an update that never finishes: %v", err)
 	}
 }
