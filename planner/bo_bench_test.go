@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/inferplan/inferplan/internal/example"
 	"github.com/inferplan/inferplan/optimizer"
 	"github.com/inferplan/inferplan/planner/analytic"
 	"github.com/inferplan/inferplan/planner/plan"
@@ -19,14 +18,7 @@ import (
 // percentile is within the SLO: exactly the space the planner's grid enumerates for a segment.
 func bufferProblem(t *testing.T, classFrom, classTo int) (optimizer.Problem, func() int) {
 	t.Helper()
-	prof, err := example.Profile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := example.Scenario(example.Seed)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prof, tr := scenario(t)
 	opt := Options{SLO: plan.SLO{Percentile: 95, LatencyMs: 20000}}
 	opt.defaults()
 	sp, _, err := newSpace(prof, opt)
