@@ -46,9 +46,8 @@ UpdateAlias on the function.`,
 	fs.StringVar(&o.planPath, "plan", "", "plan JSON (contract §3.3)")
 	fs.StringVar(&o.function, "function", "", "Lambda function name or ARN")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the changes without making them")
-	fs.StringVar(&o.format, "format", "table", "output format: table, json or markdown")
+	formatFlag(cmd, &o.format, "output")
 	o.aws.register(cmd, "")
-	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
 	return cmd
 }
 

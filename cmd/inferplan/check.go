@@ -68,7 +68,7 @@ working directory, or --policy FILE), flags taking precedence:
 	fs := cmd.Flags()
 	fs.StringVar(&o.planPath, "plan", "", "plan JSON to check")
 	fs.StringVar(&o.policyPath, "policy", "", "policy file (default: ./inferplan.yaml when it exists)")
-	fs.StringVar(&o.format, "format", "table", "report format: table, json or markdown")
+	formatFlag(cmd, &o.format, "report")
 	fs.Float64Var(&maxCost, "max-cost-per-million", 0, "most the plan may cost per million requests, USD")
 	fs.StringVar(&o.minSLO, "min-slo-attainment", "", "least share of requests within the SLO's latency: 0.95 or 95%")
 	fs.Float64Var(&maxMonthly, "max-monthly-cost", 0, "most a month may cost at --monthly-requests, USD")
@@ -78,7 +78,6 @@ working directory, or --policy FILE), flags taking precedence:
 	fs.Float64Var(&p99, "max-p99-ms", 0, "most the p99 latency may be, ms")
 	fs.StringVar(&o.flags.Baseline, "baseline", "", "a plan to compare cost with (the main branch's, say)")
 	fs.StringVar(&o.maxInc, "max-increase", "", "most cost per million may rise over --baseline: 10% or 10")
-	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
 	return cmd
 }
 
@@ -244,10 +243,9 @@ comment: a summary table and the buffers in a collapsed section, trimmed to GitH
 			return reports.RenderDiff(io.Out, f, args[0], args[1], d, maxBytes)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table, json or markdown")
+	formatFlag(cmd, &format, "output")
 	cmd.Flags().Float64Var(&monthly, "monthly-requests", 0, "also compare monthly bills at this many requests a month")
 	cmd.Flags().BoolVar(&freeTier, "free-tier", false, "deduct Lambda's monthly free tier from monthly bills")
 	cmd.Flags().IntVar(&maxBytes, "max-bytes", reports.GitHubCommentLimit, "markdown: trim buffer rows to stay under this size")
-	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
 	return cmd
 }

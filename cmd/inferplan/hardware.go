@@ -55,9 +55,8 @@ compute mode and running processes. Without an NVIDIA driver (or in a build with
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table, json or markdown")
+	formatFlag(cmd, &format, "output")
 	cmd.Flags().BoolVar(&requireGPU, "require-gpu", false, "exit 1 when no NVIDIA GPU is found")
-	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
 	return cmd
 }
 

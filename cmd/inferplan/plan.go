@@ -68,7 +68,7 @@ stdout as a table, markdown or the plan JSON itself (--format).`,
 	fs.Float64Var(&o.percentile, "percentile", 95, "SLO percentile, in (0, 100]")
 	fs.StringVar(&o.platform, "platform", "lambda", "platform to plan for: lambda")
 	fs.StringVarP(&o.out, "out", "o", "", "write the plan JSON to this file (- for stdout)")
-	fs.StringVar(&o.format, "format", "table", "summary format: table, json or markdown")
+	formatFlag(cmd, &o.format, "summary")
 	fs.BoolVar(&o.example, "example", false, "plan the embedded example (DeepSpeech on Lambda, Azure arrivals) instead of --profile/--trace")
 	fs.StringVar(&o.arch, "arch", "x86_64", "Lambda architecture to price: x86_64 or arm64")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of every random choice the search makes (recorded in the plan)")
@@ -76,7 +76,6 @@ stdout as a table, markdown or the plan JSON itself (--format).`,
 	fs.DurationVar(&o.window, "window", 0, "also plan every window of this length separately (e.g. 1h, 10m) and print the schedule")
 	fs.IntVar(&o.refine, "refine", 30, "replays Bayesian optimisation may spend polishing the plan's timeouts (0: none)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bars on stderr")
-	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
 	_ = cmd.RegisterFlagCompletionFunc("platform", completeFixed("lambda"))
 	_ = cmd.RegisterFlagCompletionFunc("arch", completeFixed("x86_64", "arm64"))
 	return cmd

@@ -60,8 +60,7 @@ memory, GPUs and the Linux on-demand price per hour.`,
 	fs.IntVar(&f.MinVCPUs, "min-vcpus", 0, "only instance types with at least this many vCPUs")
 	fs.BoolVar(&f.Priced, "priced", false, "only instance types with an on-demand price")
 	fs.IntVar(&limit, "limit", 0, "show at most this many instance types (0: all)")
-	fs.StringVar(&format, "format", "table", "output format: table, json or markdown")
-	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
+	formatFlag(cmd, &format, "output")
 	_ = cmd.RegisterFlagCompletionFunc("gpu", completeFixed("t4", "a10g", "l4", "l40s", "v100", "a100", "h100", "h200", "b200"))
 	return cmd
 }

@@ -317,7 +317,6 @@ between the measurements can be trusted.`,
 			return sum.Document(args[0]).Render(io.Out, f)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table, json or markdown")
-	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
+	formatFlag(cmd, &format, "output")
 	return cmd
 }

@@ -72,9 +72,8 @@ gateway formed while the replay ran.`,
 	fs.StringVar(&o.profilePath, "profile", "", "the plan's profile, to simulate latency and cost too")
 	fs.DurationVar(&o.timeout, "timeout", 2*time.Minute, "a request unanswered this long counts as lost")
 	fs.Uint64Var(&o.seed, "seed", 1, "seeds the token ids sent")
-	fs.StringVar(&o.format, "format", "table", "output format: table, json or markdown")
+	formatFlag(cmd, &o.format, "output")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar")
-	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
 	return cmd
 }
 

@@ -139,6 +139,12 @@ func exactArgs(n int) cobra.PositionalArgs {
 	}
 }
 
+// formatFlag adds --format (table, json or markdown, completed by the shell); what names what it formats.
+func formatFlag(cmd *cobra.Command, p *string, what string) {
+	cmd.Flags().StringVar(p, "format", "table", what+" format: table, json or markdown")
+	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
+}
+
 // completeFixed offers fixed values for a flag.
 func completeFixed(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {

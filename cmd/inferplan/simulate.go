@@ -47,9 +47,8 @@ plan's "estimate".`,
 	fs.StringVar(&o.profilePath, "profile", "", "latency profile JSON the plan's memory sizes were measured in")
 	fs.StringVar(&o.tracePath, "trace", "", "request trace CSV")
 	o.trace.register(cmd)
-	fs.StringVar(&o.format, "format", "table", "output format: table, json or markdown")
+	formatFlag(cmd, &o.format, "output")
 	fs.BoolVar(&o.example, "example", false, "use the embedded example's profile and trace")
-	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
 	return cmd
 }
 

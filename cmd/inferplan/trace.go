@@ -51,8 +51,7 @@ Poisson process; above 1 is bursty) and nearest-rank size percentiles.`,
 		},
 	}
 	tf.register(cmd)
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table, json or markdown")
-	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
+	formatFlag(cmd, &format, "output")
 	return cmd
 }
 
