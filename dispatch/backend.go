@@ -1,7 +1,7 @@
 // Package dispatch is the thin runtime: a gateway that batches live requests exactly as a plan says (contract §4)
 // and dispatches every batch to a backend — the built-in model, an upstream Open Inference Protocol v2 server, or a
-// Lambda function — plus the load generator that replays a trace against it and `apply`, which gives a Lambda
-// function the memory sizes a plan asks for.
+// Lambda function — behind an Open Inference Protocol v2 HTTP server. (The load generator that replays a trace
+// against it is package loadgen; `apply` is package deploy.)
 //
 // It never loses a request: every request admitted gets its own answer or an error, whether its batch succeeds,
 // fails, is retried, or is flushed by a shutdown or a plan reload.

@@ -45,7 +45,7 @@ func FuzzInfer(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	g, err := New(testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 1, MemoryMB: 1024}), &echo{}, Options{})
+	g, err := New(testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 1, MemoryMB: 1024}), &Echo{}, Options{})
 	if err != nil {
 		f.Fatal(err)
 	}

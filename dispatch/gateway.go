@@ -11,8 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/inferplan/inferplan/batching"
 	"github.com/inferplan/inferplan/planner/plan"
-	"github.com/inferplan/inferplan/pricing"
+	"github.com/inferplan/inferplan/platform/awslambda"
 )
 
 // Priority orders requests at admission (Sequoia-style QoS): under pressure, lower priorities are refused first.
@@ -130,6 +131,7 @@ type Gateway struct {
 // routing is one plan's buffers.
 type routing struct {
 	plan    *plan.Plan
+	ranges  batching.Ranges // the buffers' upper sizes, to route a request by its size
 	buffers []*buffer
 }
 
@@ -149,11 +151,14 @@ func (g *Gateway) build(p *plan.Plan) (*routing, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	if p.Lambda == nil {
+		return nil, fmt.Errorf("the gateway serves buffers of Lambda plans; this plan is for %s", p.Platform)
+	}
 	if err := g.backend.Check(p); err != nil {
 		return nil, fmt.Errorf("backend %s cannot serve the plan: %w", g.backend.Describe(), err)
 	}
-	rt := &routing{plan: p}
-	for i, b := range p.Buffers {
+	rt := &routing{plan: p, ranges: plan.Ranges(p.Lambda.Buffers)}
+	for i, b := range p.Lambda.Buffers {
 		rt.buffers = append(rt.buffers, g.newBuffer(i, b, p))
 	}
 	return rt, nil
@@ -172,7 +177,7 @@ func (g *Gateway) Submit(ctx context.Context, ids []int64, pr Priority) Result {
 	r := &request{ids: ids, priority: pr, done: make(chan Result, 1)}
 	for {
 		rt := g.rt.Load()
-		k := plan.BufferFor(rt.plan.Buffers, float64(len(ids)))
+		k := rt.ranges.Index(float64(len(ids)))
 		b := rt.buffers[k]
 		expired, full, reason, err := b.enqueue(r)
 		if errors.Is(err, errClosed) {
@@ -223,7 +228,7 @@ func (g *Gateway) Reload(p *plan.Plan) error {
 		b.close()
 	}
 	g.opt.Metrics.reloads.Inc()
-	g.opt.Logger.Info("plan reloaded", "buffers", len(p.Buffers))
+	g.opt.Logger.Info("plan reloaded", "buffers", len(p.Lambda.Buffers))
 	return nil
 }
 
@@ -300,7 +305,7 @@ type buffer struct {
 
 func (g *Gateway) newBuffer(i int, b plan.Buffer, p *plan.Plan) *buffer {
 	return &buffer{g: g, idx: i, cfg: b, timeout: time.Duration(b.TimeoutMicros()) * time.Microsecond,
-		slo: time.Duration(p.SLO.LatencyMs * float64(time.Millisecond)), prices: p.Pricing,
+		slo: time.Duration(p.SLO.LatencyMs * float64(time.Millisecond)), prices: p.Lambda.Pricing,
 		m: g.opt.Metrics.forBuffer(strconv.Itoa(i + 1)), slots: make(chan struct{}, g.opt.MaxInFlight),
 		maxQueue: int64(g.opt.MaxQueue)}
 }
@@ -430,7 +435,7 @@ func (b *buffer) run(ctx context.Context, reqs []*request, reason string) {
 	service := g.opt.Now().Sub(sent)
 	m.service.Observe(service.Seconds())
 	svcMs := float64(service.Microseconds()) / 1000
-	m.cost.Add(pricing.InvocationUSD(svcMs, b.cfg.MemoryMB, b.prices.GBSecondUSD, b.prices.RequestUSD))
+	m.cost.Add(awslambda.InvocationUSD(svcMs, b.cfg.MemoryMB, b.prices.GBSecondUSD, b.prices.RequestUSD))
 	now := g.opt.Now()
 	for i, r := range reqs {
 		res := Result{Buffer: b.idx, BatchSize: n, Arrival: r.arrival, Wait: sent.Sub(r.arrival), Service: service, Err: err}

@@ -17,34 +17,9 @@ import (
 
 // testPlan is a valid plan with the given buffers.
 func testPlan(bufs ...plan.Buffer) *plan.Plan {
-	return &plan.Plan{Version: plan.Version, Platform: "lambda", SLO: plan.SLO{Percentile: 95, LatencyMs: 1000},
-		Pricing: plan.Pricing{GBSecondUSD: 0.0000166667, RequestUSD: 0.0000002}, Buffers: bufs, Model: "m"}
+	return &plan.Plan{Version: plan.Version, Platform: plan.PlatformLambda, SLO: plan.SLO{Percentile: 95, LatencyMs: 1000}, Model: "m",
+		Lambda: &plan.Lambda{Pricing: plan.Pricing{GBSecondUSD: 0.0000166667, RequestUSD: 0.0000002}, Buffers: bufs}}
 }
-
-// echo is a backend that answers each input with [its first id, its length, the batch's size, the pad width], so
-// that a test can tell every caller got its own answer from the batch it was in. Its behaviour per call is set by
-// hook (nil: answer at once).
-type echo struct {
-	calls atomic.Int64
-	hook  func(call int64, b *Batch) error
-}
-
-func (e *echo) Infer(ctx context.Context, b *Batch) ([][]float32, error) {
-	c := e.calls.Add(1)
-	if e.hook != nil {
-		if err := e.hook(c, b); err != nil {
-			return nil, err
-		}
-	}
-	out := make([][]float32, len(b.Inputs))
-	for i, in := range b.Inputs {
-		out[i] = []float32{float32(in[0]), float32(len(in)), float32(len(b.Inputs)), float32(b.PadTo)}
-	}
-	return out, nil
-}
-func (e *echo) Check(*plan.Plan) error { return nil }
-func (e *echo) Describe() string       { return "echo" }
-func (e *echo) Close() error           { return nil }
 
 // ids returns n token ids, the first being first.
 func ids(first int64, n int) []int64 {
@@ -88,7 +63,7 @@ func submitAll(g *Gateway, reqs [][]int64, pr Priority) []Result {
 }
 
 func TestFullBatchLeavesAtBatchSize(t *testing.T) {
-	be := &echo{}
+	be := &Echo{}
 	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 4, TimeoutMs: 60_000, MemoryMB: 1024}), be, Options{})
 	res := submitAll(g, [][]int64{ids(1, 3), ids(2, 9), ids(3, 1), ids(4, 5)}, Normal)
 	for i, r := range res {
@@ -116,7 +91,7 @@ func TestFullBatchLeavesAtBatchSize(t *testing.T) {
 }
 
 func TestTimeoutDispatchesAPartialBatch(t *testing.T) {
-	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 8, TimeoutMs: 40, MemoryMB: 1024}), &echo{}, Options{})
+	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 8, TimeoutMs: 40, MemoryMB: 1024}), &Echo{}, Options{})
 	start := time.Now()
 	res := submitAll(g, [][]int64{ids(1, 2), ids(2, 2)}, Normal)
 	took := time.Since(start)
@@ -155,7 +130,7 @@ func TestLateArrivalOpensTheNextBatchEvenIfTheTimerIsLate(t *testing.T) {
 	clock := &fakeClock{}
 	// an hour's timeout: the real timer never fires during the test, as if it were very late
 	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 8, TimeoutMs: 3600e3, MemoryMB: 1024}),
-		&echo{}, Options{Now: clock.now})
+		&Echo{}, Options{Now: clock.now})
 	results := make([]chan Result, 3)
 	at := []time.Duration{0, time.Hour, time.Hour + time.Microsecond}
 	for i := range results {
@@ -188,7 +163,7 @@ func TestLateArrivalOpensTheNextBatchEvenIfTheTimerIsLate(t *testing.T) {
 }
 
 func TestZeroTimeoutDispatchesAtOnce(t *testing.T) {
-	be := &echo{}
+	be := &Echo{}
 	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 8, TimeoutMs: 0, MemoryMB: 1024}), be, Options{})
 	for i := range 3 {
 		if r := g.Submit(context.Background(), ids(int64(i), 4), Normal); r.Err != nil || r.BatchSize != 1 {
@@ -205,7 +180,7 @@ func TestRoutingBySize(t *testing.T) {
 		plan.Buffer{MinSize: 4, MaxSize: 10, BatchSize: 1, MemoryMB: 1024},
 		plan.Buffer{MinSize: 20, MaxSize: 40, BatchSize: 1, MemoryMB: 2048},
 		plan.Buffer{MinSize: 41, MaxSize: 50, BatchSize: 1, MemoryMB: 4096})
-	g := newTestGateway(t, p, &echo{}, Options{})
+	g := newTestGateway(t, p, &Echo{}, Options{})
 	// below the first min_size → first; between buffers → the upper one; above the last max_size → last (§3.3)
 	for _, tc := range []struct{ size, buffer int }{{1, 0}, {10, 0}, {11, 1}, {40, 1}, {41, 2}, {60, 2}} {
 		if r := g.Submit(context.Background(), ids(1, tc.size), Normal); r.Err != nil || r.Buffer != tc.buffer {
@@ -222,7 +197,7 @@ func TestFailingBackendAnswersEveryCaller(t *testing.T) {
 			var mu sync.Mutex
 			rng := rand.New(rand.NewPCG(1, 2))
 			var failed atomic.Int64
-			be := &echo{hook: func(_ int64, _ *Batch) error {
+			be := &Echo{Hook: func(_ int64, _ *Batch) error {
 				mu.Lock()
 				fail := rng.Float64() < 0.3
 				mu.Unlock()
@@ -283,8 +258,8 @@ func TestFailingBackendAnswersEveryCaller(t *testing.T) {
 }
 
 func TestBackendTimeoutIsRetriedThenReported(t *testing.T) {
-	be := &echo{hook: func(_ int64, b *Batch) error { time.Sleep(50 * time.Millisecond); return nil }}
-	be.hook = func(call int64, b *Batch) error {
+	be := &Echo{Hook: func(_ int64, b *Batch) error { time.Sleep(50 * time.Millisecond); return nil }}
+	be.Hook = func(call int64, b *Batch) error {
 		if call <= 2 {
 			time.Sleep(30 * time.Millisecond) // past the 10 ms attempt timeout
 			return context.DeadlineExceeded
@@ -297,7 +272,7 @@ func TestBackendTimeoutIsRetriedThenReported(t *testing.T) {
 		t.Fatalf("third attempt should succeed: %+v", r)
 	}
 	be.calls.Store(0)
-	be.hook = func(int64, *Batch) error { return context.DeadlineExceeded }
+	be.Hook = func(int64, *Batch) error { return context.DeadlineExceeded }
 	r := g.Submit(context.Background(), ids(5, 3), Normal)
 	if !errors.Is(r.Err, context.DeadlineExceeded) || be.calls.Load() != 3 {
 		t.Fatalf("err %v after %d calls, want a deadline after 3", r.Err, be.calls.Load())
@@ -308,7 +283,7 @@ func TestBackendTimeoutIsRetriedThenReported(t *testing.T) {
 // (429 upstairs); once the backend moves, every admitted request is answered and new ones are admitted again.
 func TestOverloadRefusesThenRecovers(t *testing.T) {
 	release := make(chan struct{})
-	be := &echo{hook: func(int64, *Batch) error { <-release; return nil }}
+	be := &Echo{Hook: func(int64, *Batch) error { <-release; return nil }}
 	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 2, TimeoutMs: 0, MemoryMB: 1024}),
 		be, Options{MaxQueue: 10, MaxInFlight: 1})
 	var wg sync.WaitGroup
@@ -356,7 +331,7 @@ func TestOverloadRefusesThenRecovers(t *testing.T) {
 
 func TestPriorityShares(t *testing.T) {
 	release := make(chan struct{})
-	be := &echo{hook: func(int64, *Batch) error { <-release; return nil }}
+	be := &Echo{Hook: func(int64, *Batch) error { <-release; return nil }}
 	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 2, TimeoutMs: 600_000, MemoryMB: 1024}),
 		be, Options{MaxQueue: 10, MaxInFlight: 1})
 	defer close(release)
@@ -396,7 +371,7 @@ func TestPriorityShares(t *testing.T) {
 }
 
 func TestDrainDispatchesOpenBatchesAndRefusesNewOnes(t *testing.T) {
-	be := &echo{}
+	be := &Echo{}
 	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 100, TimeoutMs: 600_000, MemoryMB: 1024}), be, Options{})
 	done := make(chan []Result)
 	go func() { done <- submitAll(g, [][]int64{ids(1, 2), ids(2, 2), ids(3, 2)}, Normal) }()
@@ -428,7 +403,7 @@ func TestDrainDispatchesOpenBatchesAndRefusesNewOnes(t *testing.T) {
 // TestDrainUnderLoadLosesNothing: senders keep submitting while the gateway drains and closes; every request is
 // either refused before admission or answered with its own output.
 func TestDrainUnderLoadLosesNothing(t *testing.T) {
-	be := &echo{hook: func(int64, *Batch) error { time.Sleep(2 * time.Millisecond); return nil }}
+	be := &Echo{Hook: func(int64, *Batch) error { time.Sleep(2 * time.Millisecond); return nil }}
 	g, err := New(testPlan(plan.Buffer{MinSize: 1, MaxSize: 8, BatchSize: 8, TimeoutMs: 30, MemoryMB: 1024},
 		plan.Buffer{MinSize: 9, MaxSize: plan.NoUpperBound, BatchSize: 3, TimeoutMs: 5, MemoryMB: 2048}), be, Options{})
 	if err != nil {
@@ -479,7 +454,7 @@ func TestDrainUnderLoadLosesNothing(t *testing.T) {
 
 // TestReloadUnderLoadDropsNothing swaps plans back and forth while requests flow.
 func TestReloadUnderLoadDropsNothing(t *testing.T) {
-	be := &echo{hook: func(int64, *Batch) error { time.Sleep(time.Millisecond); return nil }}
+	be := &Echo{Hook: func(int64, *Batch) error { time.Sleep(time.Millisecond); return nil }}
 	a := testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 4, TimeoutMs: 20, MemoryMB: 1024})
 	b := testPlan(plan.Buffer{MinSize: 1, MaxSize: 5, BatchSize: 2, TimeoutMs: 1000, MemoryMB: 1024},
 		plan.Buffer{MinSize: 6, MaxSize: plan.NoUpperBound, BatchSize: 16, TimeoutMs: 1000, MemoryMB: 2048})
@@ -521,7 +496,7 @@ func TestReloadUnderLoadDropsNothing(t *testing.T) {
 }
 
 func TestReloadRefusesABadPlan(t *testing.T) {
-	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 1, MemoryMB: 1024}), &echo{}, Options{})
+	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 1, MemoryMB: 1024}), &Echo{}, Options{})
 	bad := testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 0, MemoryMB: 1024})
 	if err := g.Reload(bad); err == nil {
 		t.Fatal("a plan with batch size 0 was loaded")
@@ -532,14 +507,14 @@ func TestReloadRefusesABadPlan(t *testing.T) {
 }
 
 func TestCostAccruesAtThePlansPrices(t *testing.T) {
-	be := &echo{hook: func(int64, *Batch) error { time.Sleep(5 * time.Millisecond); return nil }}
+	be := &Echo{Hook: func(int64, *Batch) error { time.Sleep(5 * time.Millisecond); return nil }}
 	p := testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 1, MemoryMB: 2048})
 	g := newTestGateway(t, p, be, Options{})
 	g.Submit(context.Background(), ids(1, 1), Normal)
 	got := testutil.ToFloat64(g.opt.Metrics.cost.WithLabelValues("1"))
 	// ≥ 5 ms at 2 GB plus the request price; well under a second's worth
-	lo := 0.005*2*p.Pricing.GBSecondUSD + p.Pricing.RequestUSD
-	hi := 0.5*2*p.Pricing.GBSecondUSD + p.Pricing.RequestUSD
+	lo := 0.005*2*p.Lambda.Pricing.GBSecondUSD + p.Lambda.Pricing.RequestUSD
+	hi := 0.5*2*p.Lambda.Pricing.GBSecondUSD + p.Lambda.Pricing.RequestUSD
 	if got < lo || got > hi {
 		t.Fatalf("cost %g, want in [%g, %g]", got, lo, hi)
 	}
@@ -619,7 +594,7 @@ func TestLoneRequestFollowsItsCallersContext(t *testing.T) {
 
 // ctxBackend holds requests whose first id is 1 until release, and those with 2 until their context ends.
 type ctxBackend struct {
-	echo
+	Echo
 	release   chan struct{}
 	cancelled atomic.Int64
 }
@@ -633,5 +608,5 @@ func (c *ctxBackend) Infer(ctx context.Context, b *Batch) ([][]float32, error) {
 		c.cancelled.Add(1)
 		return nil, ctx.Err()
 	}
-	return c.echo.Infer(ctx, b)
+	return c.Echo.Infer(ctx, b)
 }

@@ -12,11 +12,8 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/inferplan/inferplan/planner/plan"
+	"github.com/inferplan/inferplan/platform/awslambda"
 )
-
-// AliasName is the Lambda alias that runs buffer i (0-based) of a plan at its memory size: `apply` points it at
-// a version published with that memory, and the Lambda backend invokes it.
-func AliasName(i int) string { return fmt.Sprintf("inferplan-buffer-%d", i+1) }
 
 // LambdaInvoker is the part of the Lambda API the backend calls; *lambda.Client satisfies it.
 type LambdaInvoker interface {
@@ -64,7 +61,7 @@ func (l *Lambda) Infer(ctx context.Context, b *Batch) ([][]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	alias := AliasName(b.Buffer)
+	alias := awslambda.AliasName(b.Buffer)
 	out, err := l.api.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(l.function), Qualifier: aws.String(alias), Payload: payload})
 	if err != nil {
 		err = fmt.Errorf("invoke %s:%s: %w", l.function, alias, err)
@@ -112,9 +109,12 @@ func retryableAWS(err error) bool {
 // Check verifies every buffer's alias exists and runs at the buffer's memory size, so that a plan the function
 // was not set up for fails at start (or at a reload) with the command that fixes it.
 func (l *Lambda) Check(p *plan.Plan) error {
+	if p.Lambda == nil {
+		return fmt.Errorf("a %s plan has no Lambda buffers", p.Platform)
+	}
 	ctx := context.Background()
-	for i, b := range p.Buffers {
-		alias := AliasName(i)
+	for i, b := range p.Lambda.Buffers {
+		alias := awslambda.AliasName(i)
 		a, err := l.api.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(l.function), Name: aws.String(alias)})
 		if err != nil {
 			return fmt.Errorf("buffer %d: alias %s:%s: %w (run `inferplan apply --plan PLAN --function %s`)", i+1, l.function, alias, err, l.function)

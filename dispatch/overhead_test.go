@@ -15,8 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inferplan/inferplan/loadgen"
 	"github.com/inferplan/inferplan/planner/plan"
-	"github.com/inferplan/inferplan/planner/trace"
+	"github.com/inferplan/inferplan/quantile"
 )
 
 // BenchmarkGatewayOverhead measures what the gateway adds to a request's latency: an open-loop client sends
@@ -43,7 +44,7 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 		{"batch=8,timeout=2ms", plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 8, TimeoutMs: 2, MemoryMB: 1024}},
 	} {
 		b.Run(c.name+",rate=5000", func(b *testing.B) {
-			g, err := New(testPlan(c.buffer), &echo{}, Options{MaxQueue: 1 << 16, MaxInFlight: 1 << 12})
+			g, err := New(testPlan(c.buffer), &Echo{}, Options{MaxQueue: 1 << 16, MaxInFlight: 1 << 12})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -74,7 +75,7 @@ func benchOpenLoop(b *testing.B, h http.Handler, rate float64) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	addr := srv.Listener.Addr().String()
-	body := requestBody(0, 16, 1)
+	body := loadgen.RequestBody(0, 16, 1)
 	req := fmt.Appendf(nil, "POST /v2/models/m/infer HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
 		addr, len(body), body)
 
@@ -164,9 +165,9 @@ func benchOpenLoop(b *testing.B, h http.Handler, rate float64) {
 		b.Fatalf("%d of %d requests failed, first: %v", len(errs), b.N, errs[0])
 	}
 	slices.Sort(added)
-	b.ReportMetric(trace.NearestRank(added, 50), "p50-added-ms")
-	b.ReportMetric(trace.NearestRank(added, 90), "p90-added-ms")
-	b.ReportMetric(trace.NearestRank(added, 99), "p99-added-ms")
+	b.ReportMetric(quantile.NearestRank(added, 50), "p50-added-ms")
+	b.ReportMetric(quantile.NearestRank(added, 90), "p90-added-ms")
+	b.ReportMetric(quantile.NearestRank(added, 99), "p99-added-ms")
 	b.ReportMetric(float64(maxLag.Microseconds())/1000, "max-send-lag-ms")
 	b.ReportMetric(0, "ns/op") // the op is paced by the rate; its time says nothing
 }
@@ -174,13 +175,13 @@ func benchOpenLoop(b *testing.B, h http.Handler, rate float64) {
 // BenchmarkInferHandler is the CPU one request costs the gateway with no network in between: the v2 handler,
 // admission, a batch of one at a backend that answers at once, and the JSON answer.
 func BenchmarkInferHandler(b *testing.B) {
-	g, err := New(testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 1, MemoryMB: 1024}), &echo{}, Options{})
+	g, err := New(testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 1, MemoryMB: 1024}), &Echo{}, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer g.Close(b.Context())
 	h := NewServer(g, ServerOptions{ModelName: "m"})
-	body := requestBody(0, 16, 1)
+	body := loadgen.RequestBody(0, 16, 1)
 	b.ReportAllocs()
 	for b.Loop() {
 		w := httptest.NewRecorder()

@@ -137,7 +137,7 @@ func (s *Server) modelMeta(w http.ResponseWriter, r *http.Request) {
 		"name": s.opt.ModelName, "versions": []string{"1"}, "platform": "inferplan",
 		"inputs":  []map[string]any{{"name": "input_ids", "datatype": "INT64", "shape": []int{1, -1}}},
 		"outputs": []map[string]any{{"name": "output", "datatype": "FP32", "shape": []int{1, -1}}},
-		"parameters": map[string]any{"backend": s.g.backend.Describe(), "buffers": len(s.g.Plan().Buffers),
+		"parameters": map[string]any{"backend": s.g.backend.Describe(), "buffers": len(s.g.Plan().Lambda.Buffers),
 			"max_input": s.opt.MaxInput},
 	})
 }
@@ -339,7 +339,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusTooManyRequests
 		// a batch of this buffer leaves within its timeout: about when there is room again
 		retry := 1.0
-		if bufs := s.g.Plan().Buffers; res.Buffer < len(bufs) {
+		if bufs := s.g.Plan().Lambda.Buffers; res.Buffer < len(bufs) {
 			retry = max(math.Ceil(bufs[res.Buffer].TimeoutMs/1000), 1)
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(int(retry)))

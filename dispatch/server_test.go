@@ -45,7 +45,7 @@ func post(t *testing.T, url, body string, header ...string) (int, http.Header, m
 }
 
 func TestInferAnswersEachCallerItsOwnSlice(t *testing.T) {
-	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 2, TimeoutMs: 1000, MemoryMB: 1024}), &echo{}, Options{})
+	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 2, TimeoutMs: 1000, MemoryMB: 1024}), &Echo{}, Options{})
 	srv := newTestServer(t, g, ServerOptions{})
 	var wg sync.WaitGroup
 	for i, body := range []string{
@@ -80,7 +80,7 @@ func TestInferAnswersEachCallerItsOwnSlice(t *testing.T) {
 }
 
 func TestMalformedRequestsGet400WithAReason(t *testing.T) {
-	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 1, MemoryMB: 1024}), &echo{}, Options{})
+	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 1, MemoryMB: 1024}), &Echo{}, Options{})
 	srv := newTestServer(t, g, ServerOptions{MaxInput: 8, MaxBodyByte: 2048})
 	input := func(fields string) string { return `{"inputs": [{` + fields + `}]}` }
 	for _, tc := range []struct {
@@ -116,7 +116,7 @@ func TestMalformedRequestsGet400WithAReason(t *testing.T) {
 }
 
 func TestAuthToken(t *testing.T) {
-	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 1, MemoryMB: 1024}), &echo{}, Options{})
+	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 1, MemoryMB: 1024}), &Echo{}, Options{})
 	srv := newTestServer(t, g, ServerOptions{AuthToken: "s3cret"})
 	body := `{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [1]}]}`
 	for _, h := range [][]string{nil, {"Authorization", "Bearer wrong"}, {"Authorization", "s3cret"}} {
@@ -141,7 +141,7 @@ func TestAuthToken(t *testing.T) {
 
 func TestOverloadGets429WithRetryAfter(t *testing.T) {
 	release := make(chan struct{})
-	be := &echo{hook: func(int64, *Batch) error { <-release; return nil }}
+	be := &Echo{Hook: func(int64, *Batch) error { <-release; return nil }}
 	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 1, TimeoutMs: 2500, MemoryMB: 1024}),
 		be, Options{MaxQueue: 4, MaxInFlight: 1})
 	srv := newTestServer(t, g, ServerOptions{})
@@ -177,7 +177,7 @@ func TestOverloadGets429WithRetryAfter(t *testing.T) {
 
 func TestReadinessAndMetadata(t *testing.T) {
 	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: 9, BatchSize: 1, MemoryMB: 1024},
-		plan.Buffer{MinSize: 10, MaxSize: plan.NoUpperBound, BatchSize: 1, MemoryMB: 2048}), &echo{}, Options{})
+		plan.Buffer{MinSize: 10, MaxSize: plan.NoUpperBound, BatchSize: 1, MemoryMB: 2048}), &Echo{}, Options{})
 	srv := newTestServer(t, g, ServerOptions{Version: "v9"})
 	get := func(path string) (int, string) {
 		resp, err := http.Get(srv.URL + path)
@@ -221,7 +221,7 @@ func TestReadinessAndMetadata(t *testing.T) {
 }
 
 func TestBackendErrorIs502(t *testing.T) {
-	be := &echo{hook: func(int64, *Batch) error { return io.ErrUnexpectedEOF }}
+	be := &Echo{Hook: func(int64, *Batch) error { return io.ErrUnexpectedEOF }}
 	g := newTestGateway(t, testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 1, MemoryMB: 1024}), be, Options{})
 	srv := newTestServer(t, g, ServerOptions{})
 	code, _, out := post(t, srv.URL+"/v2/models/m/infer", `{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [1]}]}`)

@@ -1,61 +1,44 @@
-// Package planner searches Lambda deployment plans: buffers over the request-size axis and, per buffer, a batch
-// size, a batch timeout and a memory size, for the least cost that meets a latency SLO percentile over a trace.
-// Every plan it returns has been verified by replaying the trace (package replay); the baselines it reports
-// (no batching; one buffer, as BATCH does) are searched and replayed the same way.
+// Package planner is the parent of inferplan's platform planners — planner/lambda searches Lambda buffers,
+// planner/cluster (to come) fleets of CPU and GPU instances — and holds what they share: the options every search
+// takes, progress reporting, and the error that says no configuration meets the SLO (exit 4). The plan document
+// they all write is package planner/plan.
 package planner
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"math"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/inferplan/inferplan/planner/plan"
-	"github.com/inferplan/inferplan/planner/replay"
-	"github.com/inferplan/inferplan/planner/trace"
 	"github.com/inferplan/inferplan/pricing"
-	"github.com/inferplan/inferplan/profiler/latency"
-	"github.com/inferplan/inferplan/profiler/profile"
 )
 
-// Input is what a plan is computed from.
-type Input struct {
-	Profile *profile.Profile
-	Trace   *trace.Trace
-	// Inputs is recorded in the plan as given (file names and digests).
-	Inputs *plan.Inputs
-}
-
-// Options steer the search.
-type Options struct {
-	SLO     plan.SLO
-	Arch    string // x86_64 (default) or arm64: which Lambda price applies
-	Catalog *pricing.Catalog
-	Seed    uint64
-	// MaxBuffers bounds the number of buffers (default 16).
-	MaxBuffers int
-	// MaxClasses bounds the size classes buffer boundaries fall between (default 32): every distinct size when
-	// there are no more, quantile bins otherwise.
-	MaxClasses int
-	// RefineBudget is the number of replays Bayesian optimisation may spend polishing the plan's timeouts
-	// (default 30; negative disables).
-	RefineBudget int
-	// Window, when positive, also plans every window of this many seconds separately (MBS and BATCH re-fit per
-	// hour) and reports the schedule.
-	Window float64
+// Common are the options every platform's search takes.
+type Common struct {
+	Catalog *pricing.Catalog // prices; the embedded snapshot when nil
+	Seed    uint64           // seeds every random choice the search makes (recorded in the plan)
 	// Progress, when set, receives progress of long stages; it may be called from several goroutines.
 	Progress Progress
 	// Now is the clock; only durations are taken from it (for the search's own timing).
 	Now func() time.Time
 }
 
+// Defaults fills the zero fields.
+func (c *Common) Defaults() {
+	if c.Catalog == nil {
+		c.Catalog = pricing.Embedded()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
 // Progress receives the progress of a long stage.
 type Progress func(stage string, done, total int)
 
-func (p Progress) stage(name string, total int) func(done, total int) {
+// Stage announces a stage of total steps and returns the function that reports how far it got (nil when nobody
+// listens).
+func (p Progress) Stage(name string, total int) func(done, total int) {
 	if p == nil {
 		return nil
 	}
@@ -63,160 +46,20 @@ func (p Progress) stage(name string, total int) func(done, total int) {
 	return func(done, total int) { p(name, done, total) }
 }
 
-// Planner errors.
-var (
-	ErrNoLambda = errors.New("the profile has no Lambda measurements, nor CPU measurements with a vCPU count to emulate Lambda from")
-)
-
 // InfeasibleError says no configuration meets the SLO, and what SLO would be met.
 type InfeasibleError struct {
 	SLO plan.SLO
-	// SmallestFeasibleMs is the smallest latency bound that some plan meets at the same percentile: every request
-	// alone (batch 1, no waiting) at the fastest memory for its size.
+	// Service names the service whose SLO cannot be met, when the plan serves several.
+	Service string
+	// SmallestFeasibleMs is the smallest latency bound some configuration meets at the same percentile.
 	SmallestFeasibleMs float64
 }
 
 func (e *InfeasibleError) Error() string {
-	return fmt.Sprintf("infeasible: no configuration meets p%g ≤ %.0f ms; the smallest SLO some configuration meets is p%g ≤ %.0f ms",
-		e.SLO.Percentile, e.SLO.LatencyMs, e.SLO.Percentile, math.Ceil(e.SmallestFeasibleMs))
-}
-
-// space is the Lambda search space of one profile and one price.
-type space struct {
-	curves   []*latency.Curve // one per profiled memory size, ascending
-	gbs, req float64
-	slo      plan.SLO
-	maxBatch int
-}
-
-func (o *Options) defaults() {
-	if o.Arch == "" {
-		o.Arch = "x86_64"
+	who := ""
+	if e.Service != "" {
+		who = "service " + e.Service + ": "
 	}
-	if o.Catalog == nil {
-		o.Catalog = pricing.Embedded()
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.MaxBuffers <= 0 {
-		o.MaxBuffers = 16
-	}
-	if o.MaxClasses <= 0 {
-		o.MaxClasses = 32
-	}
-	if o.RefineBudget == 0 {
-		o.RefineBudget = 30
-	}
-}
-
-func newSpace(prof *profile.Profile, opt Options) (*space, []string, error) {
-	var warnings []string
-	curves, src := latency.NewTable(prof).Lambda(opt.Arch)
-	switch src {
-	case latency.NoLambda:
-		return nil, nil, ErrNoLambda
-	case latency.OtherArch:
-		warnings = append(warnings, fmt.Sprintf("the profile has no measurements on lambda-%s hardware; using its Lambda measurements as they are, priced as %s", opt.Arch, opt.Arch))
-	case latency.EmulatedFromCPU:
-		var sizes []string
-		for _, c := range curves {
-			sizes = append(sizes, fmt.Sprintf("%d MB", c.Key.MemoryMB))
-		}
-		warnings = append(warnings, fmt.Sprintf("the profile has no Lambda measurements: Lambda is emulated from its CPU measurements by CPU share (k vCPUs = k × 1,769 MB: %s); measure on Lambda (profile --target lambda:FUNCTION) before trusting the costs", strings.Join(sizes, ", ")))
-	}
-	lp, ok := opt.Catalog.Lambda(opt.Arch)
-	if !ok {
-		return nil, nil, fmt.Errorf("no Lambda price for architecture %q (want x86_64 or arm64)", opt.Arch)
-	}
-	s := &space{curves: curves, gbs: lp.GBSecondUSD(), req: lp.RequestUSD, slo: opt.SLO}
-	for _, c := range curves {
-		s.maxBatch = max(s.maxBatch, c.MaxBatch())
-	}
-	return s, warnings, nil
-}
-
-// need is the number of requests out of n that must meet the latency bound.
-func (s *space) need(n int) int {
-	return int(math.Ceil(s.slo.Percentile/100*float64(n) - 1e-9))
-}
-
-// Plan searches a plan for in under opt.
-func Plan(ctx context.Context, in Input, opt Options) (*plan.Plan, error) {
-	opt.defaults()
-	start := opt.Now()
-	if in.Trace == nil || in.Trace.Len() == 0 {
-		return nil, errors.New("planner: the trace has no requests")
-	}
-	if !(opt.SLO.LatencyMs > 0) || !(opt.SLO.Percentile > 0 && opt.SLO.Percentile <= 100) {
-		return nil, fmt.Errorf("planner: SLO p%g ≤ %g ms is not a valid target", opt.SLO.Percentile, opt.SLO.LatencyMs)
-	}
-	sp, warnings, err := newSpace(in.Profile, opt)
-	if err != nil {
-		return nil, fmt.Errorf("planner: %w", err)
-	}
-	p, err := sp.planTrace(ctx, in.Trace, opt)
-	if err != nil {
-		return nil, err
-	}
-	p.Arch = opt.Arch
-	p.Pricing = plan.Pricing{GBSecondUSD: sp.gbs, RequestUSD: sp.req, AsOf: opt.Catalog.AsOf(), Source: opt.Catalog.Source()}
-	p.Model, p.SizeUnit, p.Inputs = in.Profile.Model, in.Profile.SizeUnit, in.Inputs
-	p.Warnings = append(warnings, p.Warnings...)
-	if opt.Window > 0 {
-		if err := sp.schedule(ctx, p, in.Trace, opt); err != nil {
-			return nil, err
-		}
-	}
-	p.Search.Seconds = math.Round(opt.Now().Sub(start).Seconds()*100) / 100
-	return p, nil
-}
-
-func (s *space) replay(bufs []plan.Buffer, tr *trace.Trace) (*replay.Result, error) {
-	tg, err := s.target(bufs)
-	if err != nil {
-		return nil, err
-	}
-	return replay.Run(tg, tr, replay.Options{Percentile: s.slo.Percentile})
-}
-
-func (s *space) target(bufs []plan.Buffer) (*replay.Target, error) {
-	tg := &replay.Target{Buffers: bufs, GBSecondUSD: s.gbs, RequestUSD: s.req, SLOMs: s.slo.LatencyMs}
-	for i, b := range bufs {
-		c := s.curve(b.MemoryMB)
-		if c == nil {
-			return nil, fmt.Errorf("planner: buffer %d: memory %d MB not profiled", i, b.MemoryMB)
-		}
-		tg.Curves = append(tg.Curves, c)
-	}
-	return tg, nil
-}
-
-func (s *space) curve(memoryMB int) *latency.Curve {
-	i := slices.IndexFunc(s.curves, func(c *latency.Curve) bool { return c.Key.MemoryMB == memoryMB })
-	if i < 0 {
-		return nil
-	}
-	return s.curves[i]
-}
-
-// smallestFeasible is the smallest latency bound met at the SLO percentile by some plan: each request alone,
-// without waiting, at the fastest memory for its size. No plan does better, since waiting and batching only add
-// latency, and one buffer per distinct size achieves it.
-func (s *space) smallestFeasible(reqs []trace.Request) float64 {
-	fastest := map[float64]float64{}
-	lat := make([]float64, len(reqs))
-	for i, q := range reqs {
-		l, ok := fastest[q.Size]
-		if !ok {
-			l = math.Inf(1)
-			for _, c := range s.curves {
-				l = math.Min(l, c.At(1, q.Size))
-			}
-			fastest[q.Size] = l
-		}
-		lat[i] = l
-	}
-	slices.Sort(lat)
-	return trace.NearestRank(lat, s.slo.Percentile)
+	return fmt.Sprintf("infeasible: %sno configuration meets p%g ≤ %.0f ms; the smallest SLO some configuration meets is p%g ≤ %.0f ms",
+		who, e.SLO.Percentile, e.SLO.LatencyMs, e.SLO.Percentile, math.Ceil(e.SmallestFeasibleMs))
 }

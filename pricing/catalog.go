@@ -190,36 +190,3 @@ func (c *Catalog) Instances(f Filter) []Instance {
 // GBSecondUSD is the first-tier price per GB-second: what one more GB-second costs an account below 6 billion
 // GB-seconds a month, and the price plans are costed at.
 func (l LambdaPrice) GBSecondUSD() float64 { return l.Tiers[0].USDPerGBSec }
-
-// MonthlyUSD is the bill for a month with the given GB-seconds and requests, walking the volume tiers; with
-// freeTier the monthly free allowance is deducted first.
-func (l LambdaPrice) MonthlyUSD(gbSeconds, requests float64, freeTier bool) float64 {
-	if freeTier {
-		gbSeconds = math.Max(gbSeconds-l.FreeGBSeconds, 0)
-		requests = math.Max(requests-l.FreeRequests, 0)
-	}
-	cost := requests * l.RequestUSD
-	for _, t := range l.Tiers {
-		hi := t.ToGBSeconds
-		if hi == 0 {
-			hi = math.Inf(1)
-		}
-		if gbSeconds <= t.FromGBSeconds {
-			break
-		}
-		cost += (math.Min(gbSeconds, hi) - t.FromGBSeconds) * t.USDPerGBSec
-	}
-	return cost
-}
-
-// InvocationUSD is the price of one invocation (contract §4.6): the service time rounded up to a whole millisecond,
-// times the memory in GB (MB / 1024), at the first-tier GB-second price, plus the request price.
-func InvocationUSD(serviceMs float64, memoryMB int, gbSecondUSD, requestUSD float64) float64 {
-	return BilledMs(serviceMs)/1000*float64(memoryMB)/1024*gbSecondUSD + requestUSD
-}
-
-// BilledMs rounds a service time up to a whole millisecond. Interpolated times carry float noise (3 × 0.1 is
-// 0.30000000000000004), so a value within 1e-9 ms of a whole number counts as that number.
-func BilledMs(serviceMs float64) float64 {
-	return math.Ceil(serviceMs - 1e-9)
-}

@@ -77,12 +77,7 @@ func sizesChart(d *explain.Data) (*Chart, error) {
 	}
 	h.Width = d.Sizes[0].Hi - d.Sizes[0].Lo
 	p.Add(h)
-	bufs := d.Plan.Buffers
-	for i, x := range d.Boundaries {
-		cut := x
-		if i+1 < len(bufs) {
-			cut = (x + bufs[i+1].MinSize) / 2 // between the last size of one buffer and the first of the next
-		}
+	for _, cut := range d.Boundaries {
 		l, err := plotter.NewLine(plotter.XYs{{X: cut, Y: 0}, {X: cut, Y: float64(maxCount) * 1.05}})
 		if err != nil {
 			return nil, err

@@ -5,13 +5,13 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/inferplan/inferplan/dispatch"
+	"github.com/inferplan/inferplan/loadgen"
 	"github.com/inferplan/inferplan/planner/plan"
 )
 
 // LoadDocument is a replay against a running gateway, measured beside the simulator's prediction for the same
 // sped-up trace and the plan the gateway served.
-func LoadDocument(r *dispatch.LoadReport, p *plan.Plan) *Document {
+func LoadDocument(r *loadgen.Report, p *plan.Plan) *Document {
 	d := &Document{Title: fmt.Sprintf("Replay of %s against %s (model %s), %s× speed-up, seed %d",
 		r.Trace, r.URL, r.Model, trimZeros(fmt.Sprintf("%.3f", r.Speedup)), r.Seed)}
 	d.Lines = append(d.Lines,
@@ -62,8 +62,8 @@ func LoadDocument(r *dispatch.LoadReport, p *plan.Plan) *Document {
 	}
 	for i, b := range r.Buffers {
 		rng := ""
-		if p != nil && i < len(p.Buffers) {
-			rng = Num(p.Buffers[i].MinSize) + "–" + Num(p.Buffers[i].MaxSize)
+		if p != nil && p.Lambda != nil && i < len(p.Lambda.Buffers) {
+			rng = Num(p.Lambda.Buffers[i].MinSize) + "–" + Num(p.Lambda.Buffers[i].MaxSize)
 		}
 		simP95 := "—"
 		if r.Predicted != nil {
@@ -87,7 +87,7 @@ func LoadDocument(r *dispatch.LoadReport, p *plan.Plan) *Document {
 // arrivalNotes compare the gateway's batches with the simulator's over the arrival times the gateway stamped: equal,
 // they say the gateway kept contract §4 and any gap to the trace-time simulation came from the generator, the
 // network or HTTP; different, they say which buffer broke it.
-func arrivalNotes(r *dispatch.LoadReport) []string {
+func arrivalNotes(r *loadgen.Report) []string {
 	var off []string
 	for _, b := range r.Buffers {
 		if b.PredBatchesAsArrived == 0 && b.Requests > 0 {
@@ -118,38 +118,4 @@ func relDiff(got, want float64) string {
 		v = 0
 	}
 	return fmt.Sprintf("%+.1f%%", v)
-}
-
-// ApplyDocument is what `apply` will change on a Lambda function: for every buffer, the alias, the version and
-// memory it runs now, and the version and memory it will run.
-func ApplyDocument(function string, p *plan.Plan, changes []dispatch.AliasChange) *Document {
-	d := &Document{Title: fmt.Sprintf("Lambda function %s: %d buffer%s of the plan", function, len(changes), plural(len(changes)))}
-	sizes := "Sizes"
-	if p.SizeUnit != "" {
-		sizes += " (" + p.SizeUnit + ")"
-	}
-	sec := Section{Columns: []Column{{Name: "Buffer", Right: true}, {Name: sizes}, {Name: "Alias"}, {Name: "Now"},
-		{Name: "Plan"}, {Name: "Action"}}}
-	for i, c := range changes {
-		now := "—"
-		if c.FromVersion != "" {
-			now = fmt.Sprintf("version %s, %s MB", c.FromVersion, Thousands(float64(c.FromMemoryMB), 0))
-		}
-		to := "new version"
-		if c.ToVersion != "" {
-			to = "version " + c.ToVersion
-		}
-		to += ", " + Thousands(float64(c.MemoryMB), 0) + " MB"
-		action := c.Action
-		if c.Publish && c.Action != dispatch.ActionNone {
-			action = "publish + " + action
-		}
-		rng := ""
-		if i < len(p.Buffers) {
-			rng = Num(p.Buffers[i].MinSize) + "–" + Num(p.Buffers[i].MaxSize)
-		}
-		sec.Rows = append(sec.Rows, []string{strconv.Itoa(c.Buffer), rng, c.Alias, now, to, action})
-	}
-	d.Sections = append(d.Sections, sec)
-	return d
 }

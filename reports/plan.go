@@ -22,16 +22,21 @@ func RenderPlan(w io.Writer, f Format, p *plan.Plan) error {
 	return PlanDocument(p).Render(w, f)
 }
 
-// PlanDocument is the human summary of a plan: its buffers, then the plan against its baselines.
+// PlanDocument is the human summary of a plan: for Lambda, its buffers, then the plan against its baselines.
 func PlanDocument(p *plan.Plan) *Document {
+	return lambdaPlanDocument(p)
+}
+
+func lambdaPlanDocument(p *plan.Plan) *Document {
+	l := p.Lambda
 	d := &Document{Title: planTitle(p)}
 	if in := p.Inputs; in != nil {
 		d.Lines = append(d.Lines, fmt.Sprintf("Profile: %s", in.Profile),
 			fmt.Sprintf("Trace: %s (%s requests over %s)", in.Trace, Thousands(float64(in.Requests), 0), Ms(in.SpanS*1000)))
 	}
-	price := fmt.Sprintf("Prices: $%s per GB-second, %s per 1M requests, as of %s", trimZeros(fmt.Sprintf("%.10f", p.Pricing.GBSecondUSD)), USD(p.Pricing.RequestUSD*1e6), p.Pricing.AsOf)
-	if p.Pricing.Source != "" {
-		price += " (" + p.Pricing.Source + ")"
+	price := fmt.Sprintf("Prices: $%s per GB-second, %s per 1M requests, as of %s", trimZeros(fmt.Sprintf("%.10f", l.Pricing.GBSecondUSD)), USD(l.Pricing.RequestUSD*1e6), l.Pricing.AsOf)
+	if l.Pricing.Source != "" {
+		price += " (" + l.Pricing.Source + ")"
 	}
 	d.Lines = append(d.Lines, price)
 	if s := p.Search; s != nil {
@@ -48,12 +53,12 @@ func PlanDocument(p *plan.Plan) *Document {
 			d.Lines = append(d.Lines, "        refined: "+s.Refinement)
 		}
 	}
-	d.Sections = append(d.Sections, BuffersSection("Buffers", p.SizeUnit, p.Buffers))
+	d.Sections = append(d.Sections, BuffersSection("Buffers", p.SizeUnit, l.Buffers))
 	d.Sections = append(d.Sections, comparisonSection(p))
-	if p.Analytic != nil {
+	if l.Analytic != nil {
 		d.Sections = append(d.Sections, analyticSection(p))
 	}
-	if len(p.Schedule) > 0 {
+	if len(l.Schedule) > 0 {
 		d.Sections = append(d.Sections, scheduleSection(p))
 	}
 	for _, w := range p.Warnings {
@@ -63,16 +68,17 @@ func PlanDocument(p *plan.Plan) *Document {
 }
 
 func planTitle(p *plan.Plan) string {
+	l := p.Lambda
 	model := p.Model
 	if model == "" {
 		model = "the model"
 	}
 	arch := ""
-	if p.Arch != "" {
-		arch = " (" + p.Arch + ")"
+	if l.Arch != "" {
+		arch = " (" + l.Arch + ")"
 	}
 	return fmt.Sprintf("Plan for %s on AWS Lambda%s: SLO p%g ≤ %s, %d buffer%s",
-		model, arch, p.SLO.Percentile, Ms(p.SLO.LatencyMs), len(p.Buffers), plural(len(p.Buffers)))
+		model, arch, p.SLO.Percentile, Ms(p.SLO.LatencyMs), len(l.Buffers), plural(len(l.Buffers)))
 }
 
 func plural(n int) string {
@@ -107,6 +113,7 @@ func BuffersSection(title, unit string, bufs []plan.Buffer) Section {
 }
 
 func comparisonSection(p *plan.Plan) Section {
+	l := p.Lambda
 	s := Section{Title: "Plan vs baselines (replayed)", Columns: []Column{
 		{"", false}, {"$ / 1M req", true}, {"SLO met", true}, {"p50", true}, {"p95", true}, {"p99", true},
 		{"Padding", true}, {"Invocations", true}, {"Plan saves", true},
@@ -119,7 +126,7 @@ func comparisonSection(p *plan.Plan) Section {
 	for _, b := range p.Baselines {
 		s.Rows = append(s.Rows, row(b.Name, b.Estimate, Savings(b.Estimate.CostUSD, p.Estimate.CostUSD)))
 	}
-	if lb := p.LowerBound; lb != nil {
+	if lb := l.LowerBound; lb != nil {
 		ratio := "–"
 		if lb.CostUSD > 0 {
 			ratio = fmt.Sprintf("plan is %.2f× the bound", p.Estimate.CostUSD/lb.CostUSD)
@@ -144,7 +151,7 @@ func Savings(baselineUSD, planUSD float64) string {
 }
 
 func analyticSection(p *plan.Plan) Section {
-	a, r := p.Analytic, p.Estimate
+	a, r := p.Lambda.Analytic, p.Estimate
 	relErr := func(model, truth float64) string {
 		if truth == 0 {
 			return "–"
@@ -162,16 +169,17 @@ func analyticSection(p *plan.Plan) Section {
 }
 
 func scheduleSection(p *plan.Plan) Section {
+	l := p.Lambda
 	s := Section{Title: "Schedule: one plan per window (buffers in the plan JSON)", Columns: []Column{
 		{"Window", false}, {"Buffers", true}, {"Requests", true}, {"$ / 1M req", true}, {"SLO met", true}, {"p95", true},
 		{"Whole-trace plan: $ / 1M", true}, {"SLO met", true},
 	}}
-	for _, w := range p.Schedule {
+	for _, w := range l.Schedule {
 		s.Rows = append(s.Rows, []string{Duration(w.StartS) + "–" + Duration(w.EndS), fmt.Sprint(len(w.Buffers)),
 			Thousands(float64(w.Estimate.Requests), 0), USD(w.Estimate.CostPerMillionUSD), Pct(w.Estimate.SLOAttainment),
 			Ms(w.Estimate.LatencyP95Ms), USD(w.WholeTrace.CostPerMillionUSD), Pct(w.WholeTrace.SLOAttainment)})
 	}
-	if e := p.ScheduleEstimate; e != nil {
+	if e := l.ScheduleEstimate; e != nil {
 		s.Rows = append(s.Rows, []string{"schedule", "", Thousands(float64(e.Requests), 0), USD(e.CostPerMillionUSD),
 			Pct(e.SLOAttainment), Ms(e.LatencyP95Ms), USD(p.Estimate.CostPerMillionUSD), Pct(p.Estimate.SLOAttainment)})
 		s.Notes = append(s.Notes, fmt.Sprintf("Re-planning every window costs %s per 1M requests against %s for one plan for the whole trace (%s).",

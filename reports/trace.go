@@ -3,7 +3,7 @@ package reports
 import (
 	"fmt"
 
-	"github.com/inferplan/inferplan/planner/trace"
+	"github.com/inferplan/inferplan/trace"
 )
 
 // TraceStatsDocument shows a trace's summary statistics.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/inferplan/inferplan/deploy"
 	"github.com/inferplan/inferplan/dispatch"
 	"github.com/inferplan/inferplan/planner/plan"
 	"github.com/inferplan/inferplan/reports"
@@ -53,11 +54,11 @@ UpdateAlias on the function.`,
 
 // applyResult is apply's JSON output.
 type applyResult struct {
-	Function string                 `json:"function"`
-	Plan     string                 `json:"plan"`
-	DryRun   bool                   `json:"dry_run"`
-	Changed  bool                   `json:"changed"`
-	Changes  []dispatch.AliasChange `json:"changes"`
+	Function string               `json:"function"`
+	Plan     string               `json:"plan"`
+	DryRun   bool                 `json:"dry_run"`
+	Changed  bool                 `json:"changed"`
+	Changes  []deploy.AliasChange `json:"changes"`
 }
 
 func runApply(ctx context.Context, o *applyOptions) error {
@@ -77,18 +78,18 @@ func runApply(ctx context.Context, o *applyOptions) error {
 		return err
 	}
 	client := dispatch.NewLambdaClient(cfg, o.aws.endpoint)
-	changes, err := dispatch.LambdaDiff(ctx, client, o.function, p)
+	changes, err := deploy.LambdaDiff(ctx, client, o.function, p)
 	if err != nil {
 		return err
 	}
-	res := applyResult{Function: o.function, Plan: o.planPath, DryRun: o.dryRun, Changed: dispatch.Changed(changes), Changes: changes}
+	res := applyResult{Function: o.function, Plan: o.planPath, DryRun: o.dryRun, Changed: deploy.Changed(changes), Changes: changes}
 	if format != reports.JSON {
 		if err := reports.ApplyDocument(o.function, p, changes).Render(o.io.Out, format); err != nil {
 			return err
 		}
 	}
 	if res.Changed && !o.dryRun {
-		err = dispatch.ApplyLambda(ctx, client, o.function, changes, func(step string) { fmt.Fprintln(o.io.ErrOut, step) })
+		err = deploy.ApplyLambda(ctx, client, o.function, changes, func(step string) { fmt.Fprintln(o.io.ErrOut, step) })
 		if err != nil {
 			return err
 		}

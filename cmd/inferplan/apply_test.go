@@ -16,7 +16,7 @@ import (
 // and changes nothing, the apply makes it, and a second apply finds nothing to do.
 func TestApplyCommandOnMoto(t *testing.T) {
 	url := awstest.Moto(t)
-	client := dispatch.NewLambdaClient(awstest.Config(), url)
+	client := awstest.LambdaClient(awstest.Config(), url)
 	awstest.CreateFunction(t, url, client, "encoder", 1024, types.ArchitectureX8664)
 	// the SDK's default chain, as the command uses it, from the environment only
 	t.Setenv("AWS_ACCESS_KEY_ID", "testing")

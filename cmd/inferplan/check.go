@@ -11,6 +11,7 @@ import (
 
 	"github.com/inferplan/inferplan/planner/check"
 	"github.com/inferplan/inferplan/planner/plan"
+	"github.com/inferplan/inferplan/platform/awslambda"
 	"github.com/inferplan/inferplan/pricing"
 	"github.com/inferplan/inferplan/reports"
 )
@@ -141,11 +142,7 @@ func runCheck(o *checkOptions) error {
 			return err
 		}
 	}
-	lp, err := lambdaPrice(o.io, p.Arch)
-	if err != nil {
-		return err
-	}
-	res, err := check.Evaluate(o.planPath, p, base, pol, lp)
+	res, err := check.Evaluate(o.planPath, p, base, pol, monthlyBill(o.io))
 	if err != nil {
 		return err
 	}
@@ -176,6 +173,20 @@ func loadPolicy(path string) (check.Policy, error) {
 		pol.Baseline = filepath.Join(filepath.Dir(path), pol.Baseline)
 	}
 	return pol, nil
+}
+
+// monthlyBill bills a month of requests by each plan's platform: Lambda's volume tiers at the catalog's prices.
+func monthlyBill(io *ioStreams) check.MonthlyBill {
+	return func(p *plan.Plan, requests float64, freeTier bool) (float64, error) {
+		if p.Lambda == nil {
+			return 0, errorf("no monthly bill for a %s plan", p.Platform)
+		}
+		lp, err := lambdaPrice(io, p.Lambda.Arch)
+		if err != nil {
+			return 0, err
+		}
+		return awslambda.PlanMonthlyUSD(p, lp, requests, freeTier)
+	}
 }
 
 func lambdaPrice(io *ioStreams, arch string) (pricing.LambdaPrice, error) {
@@ -225,15 +236,12 @@ comment: a summary table and the buffers in a collapsed section, trimmed to GitH
 			}
 			d := plan.Compare(old, nw)
 			if monthly > 0 {
+				bill := monthlyBill(io)
 				for _, side := range []struct {
 					p *plan.Plan
 					s *plan.Summary
 				}{{old, &d.Old}, {nw, &d.New}} {
-					lp, err := lambdaPrice(io, side.p.Arch)
-					if err != nil {
-						return err
-					}
-					m, err := side.p.Estimate.MonthlyUSD(side.p.Pricing, lp, monthly, freeTier)
+					m, err := bill(side.p, monthly, freeTier)
 					if err != nil {
 						return err
 					}

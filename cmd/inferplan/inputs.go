@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/inferplan/inferplan/internal/inputerr"
-	"github.com/inferplan/inferplan/planner/trace"
 	"github.com/inferplan/inferplan/pricing"
 	"github.com/inferplan/inferplan/profiler/profile"
+	"github.com/inferplan/inferplan/trace"
 )
 
 // traceFlags are the contract's trace column flags, shared by every command that reads a trace.

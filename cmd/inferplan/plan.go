@@ -10,9 +10,10 @@ import (
 	"github.com/inferplan/inferplan/internal/atomicfile"
 	"github.com/inferplan/inferplan/internal/example"
 	"github.com/inferplan/inferplan/planner"
+	"github.com/inferplan/inferplan/planner/lambda"
 	"github.com/inferplan/inferplan/planner/plan"
-	"github.com/inferplan/inferplan/planner/trace"
 	"github.com/inferplan/inferplan/reports"
+	"github.com/inferplan/inferplan/trace"
 )
 
 type planOptions struct {
@@ -120,16 +121,13 @@ func runPlan(cmd *cobra.Command, o *planOptions) error {
 		refine = -1 // planner: negative disables
 	}
 	prog := newProgress(o.io, o.quiet)
-	p, err := planner.Plan(cmd.Context(), in, planner.Options{
+	p, err := lambda.Plan(cmd.Context(), in, lambda.Options{
+		Common:       planner.Common{Catalog: cat, Seed: o.seed, Progress: prog.report, Now: o.io.Now},
 		SLO:          plan.SLO{Percentile: o.percentile, LatencyMs: o.sloMs},
 		Arch:         o.arch,
-		Catalog:      cat,
-		Seed:         o.seed,
 		MaxBuffers:   o.maxBuffers,
 		RefineBudget: refine,
 		Window:       o.window.Seconds(),
-		Progress:     prog.report,
-		Now:          o.io.Now,
 	})
 	prog.done()
 	if err != nil {
@@ -153,39 +151,39 @@ func runPlan(cmd *cobra.Command, o *planOptions) error {
 	return nil
 }
 
-func (o *planOptions) input() (planner.Input, error) {
+func (o *planOptions) input() (lambda.Input, error) {
 	if o.example {
 		if o.profilePath != "" || o.tracePath != "" {
-			return planner.Input{}, flagErrorf("--example plans the embedded data; leave out --profile and --trace")
+			return lambda.Input{}, flagErrorf("--example plans the embedded data; leave out --profile and --trace")
 		}
 		prof, err := example.Profile()
 		if err != nil {
-			return planner.Input{}, err
+			return lambda.Input{}, err
 		}
 		tr, err := example.Trace()
 		if err != nil {
-			return planner.Input{}, err
+			return lambda.Input{}, err
 		}
-		return planner.Input{Profile: prof, Trace: tr, Inputs: &plan.Inputs{
+		return lambda.Input{Profile: prof, Trace: tr, Inputs: &plan.Inputs{
 			Profile: example.ProfileName, ProfileSHA256: bytesSHA256(example.ProfileJSON()),
 			Trace: tr.Source, TraceSHA256: bytesSHA256(example.AzureConvCSV()),
 			Requests: tr.Len(), SpanS: float64(tr.Span()) / 1e6,
 		}}, nil
 	}
 	if o.profilePath == "" || o.tracePath == "" {
-		return planner.Input{}, flagErrorf("--profile and --trace are required (or --example)")
+		return lambda.Input{}, flagErrorf("--profile and --trace are required (or --example)")
 	}
 	prof, err := readProfile(o.profilePath)
 	if err != nil {
-		return planner.Input{}, err
+		return lambda.Input{}, err
 	}
 	tr, err := o.trace.read(o.tracePath)
 	if err != nil {
-		return planner.Input{}, err
+		return lambda.Input{}, err
 	}
 	in := inputsOf(o.profilePath, o.tracePath, tr)
 	in.TimeCol, in.SizeCol, in.TimeUnit = o.trace.timeCol, o.trace.sizeCol, o.trace.timeUnit
-	return planner.Input{Profile: prof, Trace: tr, Inputs: in}, nil
+	return lambda.Input{Profile: prof, Trace: tr, Inputs: in}, nil
 }
 
 func inputsOf(profilePath, tracePath string, tr *trace.Trace) *plan.Inputs {

@@ -10,10 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/inferplan/inferplan/dispatch"
-	"github.com/inferplan/inferplan/planner/trace"
+	"github.com/inferplan/inferplan/loadgen"
 	"github.com/inferplan/inferplan/profiler/latency"
 	"github.com/inferplan/inferplan/reports"
+	"github.com/inferplan/inferplan/trace"
 )
 
 type replayOptions struct {
@@ -125,20 +125,20 @@ func runReplay(ctx context.Context, o *replayOptions) error {
 	}
 	tr = trace.Cut(tr, start.Microseconds(), dur.Microseconds(), 0, 1)
 	if len(tr.Requests) == 0 {
-		return &flagError{err: fmt.Errorf("%s: %w", o.tracePath, dispatch.ErrNoRequests)}
+		return &flagError{err: fmt.Errorf("%s: %w", o.tracePath, loadgen.ErrNoRequests)}
 	}
 	if o.token == "" {
 		o.token = os.Getenv("INFERPLAN_AUTH_TOKEN")
 	}
 	prog := newProgress(o.io, o.quiet)
-	opt := dispatch.LoadOptions{URL: o.url, Model: o.model, Token: o.token, Speedup: o.speedup, Timeout: o.timeout, Seed: o.seed,
+	opt := loadgen.Options{URL: o.url, Model: o.model, Token: o.token, Speedup: o.speedup, Timeout: o.timeout, Seed: o.seed,
 		Progress: func(sent, answered, total int) { prog.report("replaying (answered)", answered, total) }}
-	run, err := dispatch.Replay(ctx, tr, opt)
+	run, err := loadgen.Replay(ctx, tr, opt)
 	prog.done()
 	if err != nil {
 		return err
 	}
-	rep, err := dispatch.Summarize(run, tr, opt, tab)
+	rep, err := loadgen.Summarize(run, tr, opt, tab)
 	if err != nil {
 		return err
 	}

@@ -10,10 +10,10 @@ import (
 	"github.com/inferplan/inferplan/internal/example"
 	"github.com/inferplan/inferplan/planner/explain"
 	"github.com/inferplan/inferplan/planner/plan"
-	"github.com/inferplan/inferplan/planner/trace"
 	"github.com/inferplan/inferplan/profiler/latency"
 	"github.com/inferplan/inferplan/profiler/profile"
 	"github.com/inferplan/inferplan/reports"
+	"github.com/inferplan/inferplan/trace"
 )
 
 func newReportCmd(io *ioStreams) *cobra.Command {

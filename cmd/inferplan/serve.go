@@ -228,7 +228,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	}
 	debug.SetGCPercent(dispatch.ServeGCPercent(dispatch.LiveHeap()))
 	addr := ln.Addr().String()
-	log.Info("serving", "url", "http://"+addr, "model", model, "plan", o.planPath, "buffers", len(p.Buffers),
+	log.Info("serving", "url", "http://"+addr, "model", model, "plan", o.planPath, "buffers", len(p.Lambda.Buffers),
 		"backend", be.Describe(), "max_input", maxInput, "auth", o.authToken != "")
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -250,7 +250,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 				log.Error("plan reload failed; serving the old plan", "plan", o.planPath, "err", err)
 				continue
 			}
-			log.Info("plan reloaded", "plan", o.planPath, "buffers", len(np.Buffers))
+			log.Info("plan reloaded", "plan", o.planPath, "buffers", len(np.Lambda.Buffers))
 			continue
 		case <-ctx.Done():
 		}

@@ -26,7 +26,7 @@ import (
 func writeTestPlan(t *testing.T, dir, name string, bufs ...plan.Buffer) string {
 	t.Helper()
 	p := &plan.Plan{Version: plan.Version, Platform: "lambda", Model: "bert-tiny", SLO: plan.SLO{Percentile: 95, LatencyMs: 2000},
-		Pricing: plan.Pricing{GBSecondUSD: 0.0000166667, RequestUSD: 0.0000002}, Buffers: bufs}
+		Lambda: &plan.Lambda{Pricing: plan.Pricing{GBSecondUSD: 0.0000166667, RequestUSD: 0.0000002}, Buffers: bufs}}
 	data, err := p.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +248,7 @@ func TestServeSIGHUPReloadsThePlan(t *testing.T) {
 		if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
 			t.Fatal(err)
 		}
-		return len(p.Buffers)
+		return len(p.Lambda.Buffers)
 	}
 	if n := buffers(); n != 1 {
 		t.Fatalf("serving %d buffers, want 1", n)

@@ -4,12 +4,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/inferplan/inferplan/internal/example"
+	"github.com/inferplan/inferplan/planner/lambda/replay"
 	"github.com/inferplan/inferplan/planner/plan"
-	"github.com/inferplan/inferplan/planner/replay"
-	"github.com/inferplan/inferplan/planner/trace"
 	"github.com/inferplan/inferplan/profiler/latency"
 	"github.com/inferplan/inferplan/profiler/profile"
 	"github.com/inferplan/inferplan/reports"
+	"github.com/inferplan/inferplan/trace"
 )
 
 type simulateOptions struct {
@@ -99,7 +99,7 @@ func runSimulate(o *simulateOptions) error {
 	if format == reports.JSON {
 		return reports.WriteJSON(o.io.Out, res.Estimate)
 	}
-	bufs := plan.Strip(p.Buffers)
+	bufs := plan.Strip(p.Lambda.Buffers)
 	for i := range bufs {
 		st := res.Buffers[i]
 		bufs[i].Stats = &st

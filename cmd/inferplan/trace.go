@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/inferplan/inferplan/planner/trace"
 	"github.com/inferplan/inferplan/reports"
+	"github.com/inferplan/inferplan/trace"
 )
 
 func newTraceCmd(io *ioStreams) *cobra.Command {

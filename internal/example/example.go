@@ -8,8 +8,8 @@ import (
 	_ "embed"
 	"fmt"
 
-	"github.com/inferplan/inferplan/planner/trace"
 	"github.com/inferplan/inferplan/profiler/profile"
+	"github.com/inferplan/inferplan/trace"
 )
 
 var (

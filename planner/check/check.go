@@ -15,7 +15,6 @@ import (
 
 	"github.com/inferplan/inferplan/internal/inputerr"
 	"github.com/inferplan/inferplan/planner/plan"
-	"github.com/inferplan/inferplan/pricing"
 )
 
 // PolicyFile is the policy file `check` reads from the working directory when no --policy is given.
@@ -166,9 +165,13 @@ type Result struct {
 	Broken   int          `json:"broken"`
 }
 
+// MonthlyBill is what a month of requests served by a plan costs, by its platform's billing rules (Lambda's
+// volume tiers, say): check knows only the neutral estimate, so the platform supplies the bill.
+type MonthlyBill func(p *plan.Plan, requests float64, freeTier bool) (float64, error)
+
 // Evaluate checks plan p (named name) against the policy; baseline is the plan of pol.Baseline (nil when none);
-// lp prices monthly bills.
-func Evaluate(name string, p, baseline *plan.Plan, pol Policy, lp pricing.LambdaPrice) (Result, error) {
+// bill prices monthly bills.
+func Evaluate(name string, p, baseline *plan.Plan, pol Policy, bill MonthlyBill) (Result, error) {
 	r := Result{Plan: name, Baseline: pol.Baseline, Summary: plan.Summarize(p)}
 	e := p.Estimate
 	add := func(n string, v, limit float64, unit, op string) {
@@ -184,7 +187,7 @@ func Evaluate(name string, p, baseline *plan.Plan, pol Policy, lp pricing.Lambda
 		add("cost per million requests", e.CostPerMillionUSD, *v, "usd_per_million", "<=")
 	}
 	if pol.MonthlyRequests != nil {
-		m, err := e.MonthlyUSD(p.Pricing, lp, *pol.MonthlyRequests, pol.FreeTier)
+		m, err := bill(p, *pol.MonthlyRequests, pol.FreeTier)
 		if err != nil {
 			return r, err
 		}

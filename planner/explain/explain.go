@@ -8,17 +8,18 @@ import (
 	"math"
 	"slices"
 
+	"github.com/inferplan/inferplan/planner/lambda/replay"
 	"github.com/inferplan/inferplan/planner/plan"
-	"github.com/inferplan/inferplan/planner/replay"
-	"github.com/inferplan/inferplan/planner/trace"
 	"github.com/inferplan/inferplan/profiler/latency"
+	"github.com/inferplan/inferplan/quantile"
+	"github.com/inferplan/inferplan/trace"
 )
 
 // Data is the report model.
 type Data struct {
 	Plan       *plan.Plan
 	Sizes      []Bin     // histogram of the trace's request sizes
-	Boundaries []float64 // the largest size of every buffer but the last
+	Boundaries []float64 // between buffers: halfway from the largest size of one to the smallest of the next
 	Curves     []Curve   // latency CDFs: the plan first, then its baselines
 	Costs      []Cost    // cost per million: the plan, its baselines, the ideal bound
 	Buffers    []Buffer  // the plan's buffers
@@ -59,22 +60,26 @@ type Window struct {
 	PerMillionUSD, WholeTraceUSD float64
 }
 
-// Build replays the plan and its baselines over tr with the latencies of tab.
+// Build replays a Lambda plan and its baselines over tr with the latencies of tab.
 func Build(p *plan.Plan, tab *latency.Table, tr *trace.Trace) (*Data, error) {
+	l := p.Lambda
+	if l == nil {
+		return nil, fmt.Errorf("explain: a %s plan has no Lambda buffers", p.Platform)
+	}
 	d := &Data{Plan: p, Sizes: histogram(tr, 40)}
-	for _, b := range p.Buffers[:max(len(p.Buffers)-1, 0)] {
-		d.Boundaries = append(d.Boundaries, b.MaxSize)
+	for i := 1; i < len(l.Buffers); i++ {
+		d.Boundaries = append(d.Boundaries, (l.Buffers[i-1].MaxSize+l.Buffers[i].MinSize)/2)
 	}
 	type named struct {
 		name string
 		bufs []plan.Buffer
 	}
-	runs := []named{{"plan", p.Buffers}}
+	runs := []named{{"plan", l.Buffers}}
 	for _, b := range p.Baselines {
 		runs = append(runs, named{b.Name, b.Buffers})
 	}
 	for _, r := range runs {
-		tg, err := replay.ResolveBuffers(plan.Strip(r.bufs), tab, p.Arch, p.Pricing.GBSecondUSD, p.Pricing.RequestUSD, p.SLO.LatencyMs)
+		tg, err := replay.ResolveBuffers(plan.Strip(r.bufs), tab, l.Arch, l.Pricing.GBSecondUSD, l.Pricing.RequestUSD, p.SLO.LatencyMs)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.name, err)
 		}
@@ -92,10 +97,10 @@ func Build(p *plan.Plan, tab *latency.Table, tr *trace.Trace) (*Data, error) {
 			}
 		}
 	}
-	if lb := p.LowerBound; lb != nil {
+	if lb := l.LowerBound; lb != nil {
 		d.Costs = append(d.Costs, Cost{"ideal bound", lb.CostPerMillionUSD})
 	}
-	for _, w := range p.Schedule {
+	for _, w := range l.Schedule {
 		d.Windows = append(d.Windows, Window{w.StartS, w.EndS, w.Estimate.CostPerMillionUSD, w.WholeTrace.CostPerMillionUSD})
 	}
 	return d, nil
@@ -160,7 +165,7 @@ func cdf(name string, lat []float64, points int) Curve {
 	for k := 1; k <= points; k++ {
 		q := float64(k) / float64(points)
 		c.Share = append(c.Share, q)
-		c.Ms = append(c.Ms, trace.NearestRank(s, q*100))
+		c.Ms = append(c.Ms, quantile.NearestRank(s, q*100))
 	}
 	return c
 }

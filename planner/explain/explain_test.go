@@ -4,7 +4,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/inferplan/inferplan/planner/trace"
+	"github.com/inferplan/inferplan/trace"
 )
 
 func TestHistogramDistinctAndBinned(t *testing.T) {

@@ -38,9 +38,12 @@ type BufferChange struct {
 // Summarize is a plan's headline.
 func Summarize(p *Plan) Summary {
 	e := p.Estimate
-	s := Summary{Buffers: len(p.Buffers), CostPerMillionUSD: e.CostPerMillionUSD, SLOPercentile: p.SLO.Percentile,
+	s := Summary{CostPerMillionUSD: e.CostPerMillionUSD, SLOPercentile: p.SLO.Percentile,
 		SLOLatencyMs: p.SLO.LatencyMs, SLOAttainment: e.SLOAttainment, LatencyP95Ms: e.LatencyP95Ms, LatencyP99Ms: e.LatencyP99Ms,
-		PaddingRatio: e.PaddingRatio, Arch: p.Arch, PricesAsOf: p.Pricing.AsOf}
+		PaddingRatio: e.PaddingRatio}
+	if l := p.Lambda; l != nil {
+		s.Buffers, s.Arch, s.PricesAsOf = len(l.Buffers), l.Arch, l.Pricing.AsOf
+	}
 	if e.Requests > 0 {
 		s.InvocationsPerM = e.Invocations / float64(e.Requests) * 1e6
 	}
@@ -51,21 +54,22 @@ func Summarize(p *Plan) Summary {
 // same size range are compared field by field, others are added or removed.
 func Compare(old, new *Plan) Diff {
 	d := Diff{Old: Summarize(old), New: Summarize(new)}
+	oldBufs, newBufs := old.buffers(), new.buffers()
 	type rng struct{ lo, hi float64 }
 	oldBy := map[rng]int{}
-	for i, b := range old.Buffers {
+	for i, b := range oldBufs {
 		oldBy[rng{b.MinSize, b.MaxSize}] = i
 	}
 	matched := map[int]bool{}
-	for i := range new.Buffers {
-		nb := Strip(new.Buffers[i : i+1])[0]
+	for i := range newBufs {
+		nb := Strip(newBufs[i : i+1])[0]
 		j, ok := oldBy[rng{nb.MinSize, nb.MaxSize}]
 		if !ok {
 			d.Buffers = append(d.Buffers, BufferChange{New: &nb, Changes: []string{"added"}})
 			continue
 		}
 		matched[j] = true
-		ob := Strip(old.Buffers[j : j+1])[0]
+		ob := Strip(oldBufs[j : j+1])[0]
 		var ch []string
 		if ob.BatchSize != nb.BatchSize {
 			ch = append(ch, fmt.Sprintf("batch %d → %d", ob.BatchSize, nb.BatchSize))
@@ -78,9 +82,9 @@ func Compare(old, new *Plan) Diff {
 		}
 		d.Buffers = append(d.Buffers, BufferChange{Old: &ob, New: &nb, Changes: ch})
 	}
-	for j := range old.Buffers {
+	for j := range oldBufs {
 		if !matched[j] {
-			ob := Strip(old.Buffers[j : j+1])[0]
+			ob := Strip(oldBufs[j : j+1])[0]
 			d.Buffers = append(d.Buffers, BufferChange{Old: &ob, Changes: []string{"removed"}})
 		}
 	}
@@ -103,4 +107,12 @@ func (d Diff) Changed() bool {
 		}
 	}
 	return false
+}
+
+// buffers are a Lambda plan's buffers (none for other platforms).
+func (p *Plan) buffers() []Buffer {
+	if p.Lambda == nil {
+		return nil
+	}
+	return p.Lambda.Buffers
 }

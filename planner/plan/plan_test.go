@@ -1,22 +1,26 @@
 package plan
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/inferplan/inferplan/internal/inputerr"
 )
 
-func TestBufferFor(t *testing.T) {
+func TestRangesRouteByContract(t *testing.T) {
 	bufs := []Buffer{{MinSize: 1, MaxSize: 64}, {MinSize: 64.5, MaxSize: 100}, {MinSize: 120, MaxSize: NoUpperBound}}
+	r := Ranges(bufs)
 	for size, want := range map[float64]int{0.5: 0, 1: 0, 64: 0, 64.2: 1, 64.5: 1, 100: 1, 110: 2, 1e20: 2} {
-		if got := BufferFor(bufs, size); got != want {
-			t.Errorf("BufferFor(%v) = %d, want %d", size, got, want)
+		if got := r.Index(size); got != want {
+			t.Errorf("buffer for %v = %d, want %d", size, got, want)
 		}
 	}
 	// a size above the last max_size joins the last buffer
-	if got := BufferFor(bufs[:2], 1000); got != 1 {
+	if got := Ranges(bufs[:2]).Index(1000); got != 1 {
 		t.Errorf("above the last buffer: %d", got)
 	}
 }
@@ -39,11 +43,12 @@ func TestParseContractExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Buffers) != 2 || p.Buffers[1].MaxSize != NoUpperBound || p.Estimate.Invocations != 1063 {
+	bufs := p.Lambda.Buffers
+	if len(bufs) != 2 || bufs[1].MaxSize != NoUpperBound || p.Estimate.Invocations != 1063 {
 		t.Fatalf("plan = %+v", p)
 	}
-	if p.Buffers[0].TimeoutMicros() != 900_000 {
-		t.Fatalf("timeout µs = %d", p.Buffers[0].TimeoutMicros())
+	if bufs[0].TimeoutMicros() != 900_000 {
+		t.Fatalf("timeout µs = %d", bufs[0].TimeoutMicros())
 	}
 }
 
@@ -94,4 +99,40 @@ func TestMarshalRoundTrip(t *testing.T) {
 	if string(data) != string(data2) {
 		t.Fatal("marshal is not stable")
 	}
+}
+
+// TestV1FilesReadAndWriteUnchanged reads Lambda plans written by the tool before plans became platform-tagged
+// documents (v1-example-window.json: `plan --example --window 10m` at commit dc5acae, every field a Lambda plan
+// has, schedule included; the gateway test's plan) and writes them again: the bytes must not change.
+func TestV1FilesReadAndWriteUnchanged(t *testing.T) {
+	for _, path := range []string{"testdata/v1-example-window.json", "../../loadgen/testdata/azure-conv-bert-tiny-plan.json"} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Parse(data, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Lambda == nil || len(p.Lambda.Buffers) == 0 || len(p.Baselines) != 2 || len(p.Baselines[0].Buffers) == 0 {
+			t.Fatalf("%s: read %+v", path, p)
+		}
+		out, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out, data) {
+			t.Errorf("%s changed when written again:\n%s", path, firstDiff(data, out))
+		}
+	}
+}
+
+// firstDiff shows where two documents part.
+func firstDiff(a, b []byte) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	lo := max(i-80, 0)
+	return fmt.Sprintf("want …%s…\ngot  …%s…", a[lo:min(i+80, len(a))], b[lo:min(i+80, len(b))])
 }
