@@ -51,15 +51,37 @@ type InfeasibleError struct {
 	SLO plan.SLO
 	// Service names the service whose SLO cannot be met, when the plan serves several.
 	Service string
-	// SmallestFeasibleMs is the smallest latency bound some configuration meets at the same percentile.
+	// SmallestFeasibleMs is the smallest latency bound some configuration meets at the same percentile (0 when
+	// none can be given; Reason then says why).
 	SmallestFeasibleMs float64
+	Reason             string
+	// File, Line and Field locate the SLO in an input file, when it came from one.
+	File  string
+	Line  int
+	Field string
 }
 
 func (e *InfeasibleError) Error() string {
-	who := ""
-	if e.Service != "" {
-		who = "service " + e.Service + ": "
+	where := ""
+	if e.File != "" {
+		where = e.File
+		if e.Line > 0 {
+			where += fmt.Sprintf(":%d", e.Line)
+		}
+		where += ": "
 	}
-	return fmt.Sprintf("infeasible: %sno configuration meets p%g ≤ %.0f ms; the smallest SLO some configuration meets is p%g ≤ %.0f ms",
-		who, e.SLO.Percentile, e.SLO.LatencyMs, e.SLO.Percentile, math.Ceil(e.SmallestFeasibleMs))
+	if e.Field != "" {
+		where += e.Field + ": "
+	}
+	if e.Service != "" {
+		where += "service " + e.Service + ": "
+	}
+	msg := fmt.Sprintf("infeasible: %sno configuration meets p%g ≤ %.0f ms", where, e.SLO.Percentile, e.SLO.LatencyMs)
+	if e.Reason != "" {
+		msg += " (" + e.Reason + ")"
+	}
+	if e.SmallestFeasibleMs > 0 {
+		msg += fmt.Sprintf("; the smallest SLO some configuration meets is p%g ≤ %.0f ms", e.SLO.Percentile, math.Ceil(e.SmallestFeasibleMs))
+	}
+	return msg
 }

@@ -22,8 +22,12 @@ func RenderPlan(w io.Writer, f Format, p *plan.Plan) error {
 	return PlanDocument(p).Render(w, f)
 }
 
-// PlanDocument is the human summary of a plan: for Lambda, its buffers, then the plan against its baselines.
+// PlanDocument is the human summary of a plan: for Lambda, its buffers, then the plan against its baselines; for a
+// cluster, its fleet, services and baselines.
 func PlanDocument(p *plan.Plan) *Document {
+	if p.Cluster != nil {
+		return clusterPlanDocument(p)
+	}
 	return lambdaPlanDocument(p)
 }
 
@@ -205,6 +209,11 @@ func Duration(sec float64) string {
 		out += fmt.Sprintf("%ds", s)
 	}
 	return out
+}
+
+// ClusterSimulationDocument summarises a replay of a cluster plan over its workload's traces.
+func ClusterSimulationDocument(p *plan.Plan, e plan.Estimate, workload string) *Document {
+	return clusterSimulationDocument(p, e, workload)
 }
 
 // SimulationDocument summarises a replay of a plan over a trace.

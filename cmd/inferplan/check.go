@@ -28,7 +28,7 @@ type checkOptions struct {
 
 func newCheckCmd(io *ioStreams) *cobra.Command {
 	o := &checkOptions{io: io}
-	var maxCost, maxMonthly, monthly, p95, p99 float64
+	var maxCost, maxMonthly, monthly, p95, p99, maxHour float64
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "CI gate: fail when a plan costs too much or no longer meets its SLO",
@@ -45,7 +45,11 @@ working directory, or --policy FILE), flags taking precedence:
   max_p95_ms: 20000
   max_p99_ms: 40000
   baseline: plans/main.json          # relative to the policy file
-  max_increase_pct: 10               # cost per million may rise at most 10% over the baseline`,
+  max_increase_pct: 10               # cost per million may rise at most 10% over the baseline
+  max_cost_per_hour_usd: 8           # cluster plans: the fleet's cost an hour
+
+On a cluster plan every service's own SLO is checked, and the attainment and latency thresholds
+apply to each service; a month is the fleet's cost per hour × 730 hours.`,
 		Example: `  inferplan check --plan plan.json --max-cost-per-million 70 --min-slo-attainment 0.95
   inferplan check --plan plan.json --baseline plans/main.json --max-increase 10% --format markdown
   inferplan check --plan plan.json            # thresholds from ./inferplan.yaml`,
@@ -63,6 +67,7 @@ working directory, or --policy FILE), flags taking precedence:
 			o.flags.MonthlyRequests = ptr("monthly-requests", monthly)
 			o.flags.MaxP95Ms = ptr("max-p95-ms", p95)
 			o.flags.MaxP99Ms = ptr("max-p99-ms", p99)
+			o.flags.MaxCostPerHourUSD = ptr("max-cost-per-hour", maxHour)
 			return runCheck(o)
 		},
 	}
@@ -71,6 +76,7 @@ working directory, or --policy FILE), flags taking precedence:
 	fs.StringVar(&o.policyPath, "policy", "", "policy file (default: ./inferplan.yaml when it exists)")
 	formatFlag(cmd, &o.format, "report")
 	fs.Float64Var(&maxCost, "max-cost-per-million", 0, "most the plan may cost per million requests, USD")
+	fs.Float64Var(&maxHour, "max-cost-per-hour", 0, "cluster plans: most the fleet may cost an hour, USD")
 	fs.StringVar(&o.minSLO, "min-slo-attainment", "", "least share of requests within the SLO's latency: 0.95 or 95%")
 	fs.Float64Var(&maxMonthly, "max-monthly-cost", 0, "most a month may cost at --monthly-requests, USD")
 	fs.Float64Var(&monthly, "monthly-requests", 0, "requests per month to cost a monthly bill at")
@@ -175,9 +181,16 @@ func loadPolicy(path string) (check.Policy, error) {
 	return pol, nil
 }
 
-// monthlyBill bills a month of requests by each plan's platform: Lambda's volume tiers at the catalog's prices.
+// hoursPerMonth is the month a fleet is billed for (365 × 24 / 12).
+const hoursPerMonth = 730
+
+// monthlyBill bills a month of requests by each plan's platform: Lambda's volume tiers at the catalog's prices; a
+// fleet's hours.
 func monthlyBill(io *ioStreams) check.MonthlyBill {
 	return func(p *plan.Plan, requests float64, freeTier bool) (float64, error) {
+		if p.Cluster != nil {
+			return p.Estimate.CostPerHourUSD * hoursPerMonth, nil // a fleet runs all month, whatever the volume
+		}
 		if p.Lambda == nil {
 			return 0, errorf("no monthly bill for a %s plan", p.Platform)
 		}

@@ -33,6 +33,7 @@ type planOptions struct {
 	window      time.Duration
 	refine      int
 	quiet       bool
+	workload    string
 }
 
 func newPlanCmd(io *ioStreams) *cobra.Command {
@@ -45,6 +46,12 @@ over the request-size axis and, per buffer, a batch size, a batch timeout and a 
 least cost whose replay of the trace meets the SLO percentile. The plan is verified by replaying
 the trace (contract §4) and compared with two baselines: no batching, and one buffer for all sizes.
 
+With --platform cluster it plans a fleet for the services of a workload file (--workload): which EC2
+instance types and how many, which services share which GPU and how (time-slicing, MPS shares, MIG
+slices), and how each worker batches, for the least cost per hour that meets every service's SLO on
+its own trace — verified by the cluster simulator and compared with four baselines (dedicated,
+time-slice-only, cpu-only, lambda). docs/cluster-plan.md describes the format and the simulator.
+
 The plan JSON goes to -o (use -o - for stdout, with the summary on stderr); the summary goes to
 stdout as a table, markdown or the plan JSON itself (--format).`,
 		Example: `  # the embedded example: DeepSpeech on Lambda, 20 minutes of real Azure arrivals
@@ -55,7 +62,10 @@ stdout as a table, markdown or the plan JSON itself (--format).`,
       --slo-ms 20000 --percentile 95 -o plan.json
 
   # arm64 prices, markdown summary for a pull request
-  inferplan plan --profile ds.json --trace t.csv --slo-ms 800 --arch arm64 --format markdown -o plan.json`,
+  inferplan plan --profile ds.json --trace t.csv --slo-ms 800 --arch arm64 --format markdown -o plan.json
+
+  # a fleet for several services on CPUs and GPUs
+  inferplan plan --platform cluster --workload testdata/cluster/workload.yaml -o cluster.json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runPlan(cmd, o)
@@ -67,7 +77,8 @@ stdout as a table, markdown or the plan JSON itself (--format).`,
 	o.trace.register(cmd)
 	fs.Float64Var(&o.sloMs, "slo-ms", 0, "latency bound in ms that the percentile must meet (default 20000 with --example)")
 	fs.Float64Var(&o.percentile, "percentile", 95, "SLO percentile, in (0, 100]")
-	fs.StringVar(&o.platform, "platform", "lambda", "platform to plan for: lambda")
+	fs.StringVar(&o.platform, "platform", "lambda", "platform to plan for: lambda or cluster")
+	fs.StringVar(&o.workload, "workload", "", "cluster: the workload file (services, their profiles, traces and SLOs)")
 	fs.StringVarP(&o.out, "out", "o", "", "write the plan JSON to this file (- for stdout)")
 	formatFlag(cmd, &o.format, "summary")
 	fs.BoolVar(&o.example, "example", false, "plan the embedded example (DeepSpeech on Lambda, Azure arrivals) instead of --profile/--trace")
@@ -77,7 +88,7 @@ stdout as a table, markdown or the plan JSON itself (--format).`,
 	fs.DurationVar(&o.window, "window", 0, "also plan every window of this length separately (e.g. 1h, 10m) and print the schedule")
 	fs.IntVar(&o.refine, "refine", 30, "replays Bayesian optimisation may spend polishing the plan's timeouts (0: none)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bars on stderr")
-	_ = cmd.RegisterFlagCompletionFunc("platform", completeFixed("lambda"))
+	_ = cmd.RegisterFlagCompletionFunc("platform", completeFixed("lambda", "cluster"))
 	_ = cmd.RegisterFlagCompletionFunc("arch", completeFixed("x86_64", "arm64"))
 	return cmd
 }
@@ -87,8 +98,15 @@ func runPlan(cmd *cobra.Command, o *planOptions) error {
 	if err != nil {
 		return &flagError{err: err}
 	}
-	if o.platform != "lambda" {
-		return flagErrorf("--platform %q: this version plans lambda", o.platform)
+	switch o.platform {
+	case "lambda":
+		if o.workload != "" {
+			return flagErrorf("--workload is for --platform cluster; a Lambda plan takes --profile and --trace")
+		}
+	case "cluster":
+		return runPlanCluster(cmd, o, format)
+	default:
+		return flagErrorf("--platform %q: want lambda or cluster", o.platform)
 	}
 	if o.arch != "x86_64" && o.arch != "arm64" {
 		return flagErrorf("--arch %q: want x86_64 or arm64", o.arch)

@@ -34,6 +34,8 @@ type Policy struct {
 	// Baseline is a plan file to compare with; MaxIncreasePct bounds the rise of cost per million over it.
 	Baseline       string   `yaml:"baseline" json:"baseline,omitempty"`
 	MaxIncreasePct *float64 `yaml:"max_increase_pct" json:"max_increase_pct,omitempty"`
+	// MaxCostPerHourUSD bounds what a cluster plan's fleet costs an hour.
+	MaxCostPerHourUSD *float64 `yaml:"max_cost_per_hour_usd" json:"max_cost_per_hour_usd,omitempty"`
 }
 
 // LoadPolicy reads a policy file; unknown keys and wrong types are errors naming the line.
@@ -104,7 +106,8 @@ func (p Policy) Validate() error {
 		v   *float64
 		key string
 	}{{p.MaxCostPerMillionUSD, "max_cost_per_million_usd"}, {p.MaxMonthlyCostUSD, "max_monthly_cost_usd"},
-		{p.MonthlyRequests, "monthly_requests"}, {p.MaxP95Ms, "max_p95_ms"}, {p.MaxP99Ms, "max_p99_ms"}} {
+		{p.MonthlyRequests, "monthly_requests"}, {p.MaxP95Ms, "max_p95_ms"}, {p.MaxP99Ms, "max_p99_ms"},
+		{p.MaxCostPerHourUSD, "max_cost_per_hour_usd"}} {
 		if err := pos(c.v, c.key); err != nil {
 			return err
 		}
@@ -138,6 +141,7 @@ func (p Policy) Override(o Policy) Policy {
 	set(&p.MaxP95Ms, o.MaxP95Ms)
 	set(&p.MaxP99Ms, o.MaxP99Ms)
 	set(&p.MaxIncreasePct, o.MaxIncreasePct)
+	set(&p.MaxCostPerHourUSD, o.MaxCostPerHourUSD)
 	if o.Baseline != "" {
 		p.Baseline = o.Baseline
 	}
@@ -181,10 +185,19 @@ func Evaluate(name string, p, baseline *plan.Plan, pol Policy, bill MonthlyBill)
 		}
 		r.Checks = append(r.Checks, Check{Name: n, Value: v, Limit: limit, Unit: unit, Op: op, Pass: pass})
 	}
-	// the plan's own promise comes first: its estimate must meet its SLO
-	add(fmt.Sprintf("SLO p%g ≤ %g ms met", p.SLO.Percentile, p.SLO.LatencyMs), e.SLOAttainment, p.SLO.Percentile/100, "share", ">=")
+	// the plan's own promise comes first: its estimate must meet its SLO (every service's, on a cluster)
+	if p.Cluster != nil {
+		for _, s := range e.Services {
+			add(fmt.Sprintf("%s: SLO p%g ≤ %g ms met", s.Name, s.SLO.Percentile, s.SLO.LatencyMs), s.SLOAttainment, s.SLO.Percentile/100, "share", ">=")
+		}
+	} else {
+		add(fmt.Sprintf("SLO p%g ≤ %g ms met", p.SLO.Percentile, p.SLO.LatencyMs), e.SLOAttainment, p.SLO.Percentile/100, "share", ">=")
+	}
 	if v := pol.MaxCostPerMillionUSD; v != nil {
 		add("cost per million requests", e.CostPerMillionUSD, *v, "usd_per_million", "<=")
+	}
+	if v := pol.MaxCostPerHourUSD; v != nil {
+		add("cost per hour", e.CostPerHourUSD, *v, "usd", "<=")
 	}
 	if pol.MonthlyRequests != nil {
 		m, err := bill(p, *pol.MonthlyRequests, pol.FreeTier)
@@ -194,17 +207,36 @@ func Evaluate(name string, p, baseline *plan.Plan, pol Policy, bill MonthlyBill)
 		m = math.Round(m*100) / 100
 		r.Summary.MonthlyUSD = &m
 		if v := pol.MaxMonthlyCostUSD; v != nil {
-			add(fmt.Sprintf("monthly cost at %s requests", compact(*pol.MonthlyRequests)), m, *v, "usd", "<=")
+			name := fmt.Sprintf("monthly cost at %s requests", compact(*pol.MonthlyRequests))
+			if p.Cluster != nil {
+				name = "monthly cost of the fleet (730 h)"
+			}
+			add(name, m, *v, "usd", "<=")
 		}
 	}
-	if v := pol.MinSLOAttainment; v != nil {
-		add(fmt.Sprintf("requests within %g ms", p.SLO.LatencyMs), e.SLOAttainment, *v, "share", ">=")
-	}
-	if v := pol.MaxP95Ms; v != nil {
-		add("p95 latency", e.LatencyP95Ms, *v, "ms", "<=")
-	}
-	if v := pol.MaxP99Ms; v != nil {
-		add("p99 latency", e.LatencyP99Ms, *v, "ms", "<=")
+	if p.Cluster != nil {
+		// per service: a fleet's mixed percentiles would hide one service's tail behind another's
+		for _, s := range e.Services {
+			if v := pol.MinSLOAttainment; v != nil {
+				add(fmt.Sprintf("%s: requests within %g ms", s.Name, s.SLO.LatencyMs), s.SLOAttainment, *v, "share", ">=")
+			}
+			if v := pol.MaxP95Ms; v != nil {
+				add(s.Name+": p95 latency", s.LatencyP95Ms, *v, "ms", "<=")
+			}
+			if v := pol.MaxP99Ms; v != nil {
+				add(s.Name+": p99 latency", s.LatencyP99Ms, *v, "ms", "<=")
+			}
+		}
+	} else {
+		if v := pol.MinSLOAttainment; v != nil {
+			add(fmt.Sprintf("requests within %g ms", p.SLO.LatencyMs), e.SLOAttainment, *v, "share", ">=")
+		}
+		if v := pol.MaxP95Ms; v != nil {
+			add("p95 latency", e.LatencyP95Ms, *v, "ms", "<=")
+		}
+		if v := pol.MaxP99Ms; v != nil {
+			add("p99 latency", e.LatencyP99Ms, *v, "ms", "<=")
+		}
 	}
 	if v := pol.MaxIncreasePct; v != nil && baseline != nil {
 		old := baseline.Estimate.CostPerMillionUSD

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -102,7 +103,7 @@ func TestScenarioAcceptance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Estimate != e {
+	if !reflect.DeepEqual(res.Estimate, e) {
 		t.Errorf("independent replay %+v differs from the plan's estimate %+v", res.Estimate, e)
 	}
 	// and the plan beats both baselines

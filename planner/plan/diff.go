@@ -26,6 +26,12 @@ type Summary struct {
 	InvocationsPerM   float64  `json:"invocations_per_million"`
 	Arch              string   `json:"arch"`
 	PricesAsOf        string   `json:"prices_as_of"`
+	// cluster plans
+	Platform       string  `json:"platform,omitempty"`
+	CostPerHourUSD float64 `json:"cost_per_hour_usd,omitempty"`
+	Instances      int     `json:"instances,omitempty"`
+	Services       int     `json:"services,omitempty"`
+	ServicesMet    int     `json:"services_met,omitempty"`
 }
 
 // BufferChange pairs buffers by size range: Old or New is nil for a range only one plan has.
@@ -43,6 +49,17 @@ func Summarize(p *Plan) Summary {
 		PaddingRatio: e.PaddingRatio}
 	if l := p.Lambda; l != nil {
 		s.Buffers, s.Arch, s.PricesAsOf = len(l.Buffers), l.Arch, l.Pricing.AsOf
+	}
+	if c := p.Cluster; c != nil {
+		s.Platform, s.CostPerHourUSD, s.Services = p.Platform, e.CostPerHourUSD, len(c.Services)
+		for _, po := range c.Pools {
+			s.Instances += po.Count
+		}
+		for _, se := range e.Services {
+			if se.Met() {
+				s.ServicesMet++
+			}
+		}
 	}
 	if e.Requests > 0 {
 		s.InvocationsPerM = e.Invocations / float64(e.Requests) * 1e6

@@ -1,7 +1,8 @@
 // Package plan is the deployment-plan document. Every plan carries the fields all platforms share — version,
 // platform, model, SLO, the replayed estimate, the baselines it beat, its inputs, how it was searched, warnings —
-// and one platform's body, today a Lambda body (buffers over the request-size axis; contract §3.3). Tools that
-// only read the neutral fields (check, diff) work on every platform.
+// and one platform's body: a Lambda body (buffers over the request-size axis; contract §3.3) or a cluster body
+// (a fleet of instances whose GPUs are split between services' workers; docs/cluster-plan.md). Tools that only
+// read the neutral fields (check, diff) work on every platform.
 //
 // On disk each platform has its own layout: a Lambda plan is exactly contract v1's JSON (buffers at the top
 // level), so every v1 file reads and writes unchanged.
@@ -27,12 +28,13 @@ const (
 	PlatformLambda = "lambda"
 )
 
-// Plan is a deployment plan: the neutral fields, and the body of its platform.
+// Plan is a deployment plan: the neutral fields, and the body of its platform (exactly one of Lambda, Cluster).
 type Plan struct {
-	Version   int
-	Platform  string
-	Model     string
-	SizeUnit  string
+	Version  int
+	Platform string
+	Model    string
+	SizeUnit string
+	// SLO is the plan's latency target; a cluster plan's services each carry their own (Cluster.Services).
 	SLO       SLO
 	Estimate  Estimate
 	Baselines []Baseline
@@ -40,7 +42,8 @@ type Plan struct {
 	Search    *Search
 	Warnings  []string
 
-	Lambda *Lambda
+	Lambda  *Lambda
+	Cluster *Cluster
 }
 
 // SLO is a latency percentile target.
@@ -52,7 +55,9 @@ type SLO struct {
 // Met reports whether an attainment (a share of requests within the latency bound) meets the percentile.
 func (s SLO) Met(attainment float64) bool { return attainment*100 >= s.Percentile-1e-9 }
 
-// Estimate is what serving the trace costs and how fast it is, by replay (contract §3.3).
+// Estimate is what serving the trace costs and how fast it is, by replay (contract §3.3). The cluster fields are
+// empty on Lambda plans; on a cluster plan the top-level latencies and attainment are over every service's
+// requests, each against its own SLO.
 type Estimate struct {
 	Method            string  `json:"method"` // "replay" or "analytic"
 	Requests          int     `json:"requests"`
@@ -64,6 +69,11 @@ type Estimate struct {
 	LatencyP95Ms      float64 `json:"latency_p95_ms"`
 	LatencyP99Ms      float64 `json:"latency_p99_ms"`
 	PaddingRatio      float64 `json:"padding_ratio"`
+
+	// Cluster plans: the fleet's cost per hour, its GPUs' mean utilisation, and each service's share of the replay.
+	CostPerHourUSD float64           `json:"cost_per_hour_usd,omitempty"`
+	GPUUtilisation *float64          `json:"gpu_utilisation,omitempty"`
+	Services       []ServiceEstimate `json:"services,omitempty"`
 }
 
 // Baseline is a simpler plan, estimated the same way, that the plan is compared with. Its body is of the plan's
@@ -71,21 +81,27 @@ type Estimate struct {
 type Baseline struct {
 	Name     string
 	Estimate Estimate
-	Buffers  []Buffer // Lambda
+	Buffers  []Buffer        // Lambda
+	Pools    []Pool          // cluster
+	Lambda   []LambdaService // a cluster plan's Lambda baseline: each service's buffers
+	Note     string          // why a baseline is missing pieces or misses its SLO
 }
 
 // Inputs records what the plan was computed from.
 type Inputs struct {
-	Profile       string `json:"profile"`
+	Profile       string `json:"profile,omitempty"` // a Lambda plan's; a cluster plan's services list theirs
 	ProfileSHA256 string `json:"profile_sha256,omitempty"`
-	Trace         string `json:"trace"`
+	Trace         string `json:"trace,omitempty"`
 	TraceSHA256   string `json:"trace_sha256,omitempty"`
 	// the trace's columns, so the trace can be read again (by report, say)
-	TimeCol  string  `json:"time_col,omitempty"`
-	SizeCol  string  `json:"size_col,omitempty"`
-	TimeUnit string  `json:"time_unit,omitempty"`
-	Requests int     `json:"requests"`
-	SpanS    float64 `json:"span_s"`
+	TimeCol  string `json:"time_col,omitempty"`
+	SizeCol  string `json:"size_col,omitempty"`
+	TimeUnit string `json:"time_unit,omitempty"`
+	// Workload is the workload file of a cluster plan (its services, their profiles and traces).
+	Workload       string  `json:"workload,omitempty"`
+	WorkloadSHA256 string  `json:"workload_sha256,omitempty"`
+	Requests       int     `json:"requests"`
+	SpanS          float64 `json:"span_s"`
 }
 
 // Search records how the plan was found.
@@ -157,6 +173,12 @@ func decode(h header, data []byte) (*Plan, error) {
 			return nil, err
 		}
 		return w.plan(), nil
+	case PlatformCluster:
+		var w clusterJSON
+		if err := json.Unmarshal(data, &w); err != nil {
+			return nil, err
+		}
+		return w.plan(), nil
 	}
 	if h.Version != Version {
 		return nil, versionError(h.Version)
@@ -183,6 +205,8 @@ func (p *Plan) MarshalJSON() ([]byte, error) {
 	switch {
 	case p.Platform == PlatformLambda && p.Lambda != nil:
 		return json.Marshal(lambdaWire(p))
+	case p.Platform == PlatformCluster && p.Cluster != nil:
+		return json.Marshal(clusterWire(p))
 	}
 	return nil, fmt.Errorf("plan: platform %q without its body", p.Platform)
 }
@@ -214,12 +238,17 @@ func (p *Plan) Validate() error {
 			return err
 		}
 		return p.Lambda.validate()
+	case PlatformCluster:
+		if p.Cluster == nil {
+			return inputerr.New("", 0, "pools", "a cluster plan needs pools")
+		}
+		return p.Cluster.validate()
 	}
 	return platformError(p.Platform)
 }
 
 // platforms are the platforms this reader knows, for error messages.
-var platforms = []string{PlatformLambda}
+var platforms = []string{PlatformLambda, PlatformCluster}
 
 func platformError(name string) error {
 	return inputerr.New("", 0, "platform", "platform %q: this reader knows %s", name, strings.Join(platforms, ", "))

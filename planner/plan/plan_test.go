@@ -136,3 +136,60 @@ func firstDiff(a, b []byte) string {
 	lo := max(i-80, 0)
 	return fmt.Sprintf("want …%s…\ngot  …%s…", a[lo:min(i+80, len(a))], b[lo:min(i+80, len(b))])
 }
+
+// TestClusterPlanRoundTripAndErrors reads a cluster plan the tool wrote for testdata/cluster, writes it again
+// unchanged, and names the line and field of what breaks its rules.
+func TestClusterPlanRoundTripAndErrors(t *testing.T) {
+	data, err := os.ReadFile("testdata/cluster-plan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse(data, "cluster.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Cluster == nil || len(p.Cluster.Services) != 3 || len(p.Estimate.Services) != 3 || p.Estimate.CostPerHourUSD <= 0 {
+		t.Fatalf("read %+v", p)
+	}
+	out, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out, data) {
+		t.Errorf("cluster plan changed when written again:\n%s", firstDiff(data, out))
+	}
+	doc := string(data)
+	for _, tc := range []struct {
+		name, from, to string
+		field, words   string
+	}{
+		{"no instances", `"count": 1`, `"count": 0`, "pools[0].count", "below 1"},
+		{"bad sharing", `"sharing": "time-slice"`, `"sharing": "spatial"`, "pools[0].sharing", "spatial"},
+		{"unknown service", `"service": "doc-rerank"`, `"service": "nobody"`, "pools[0].service", "nobody"},
+		{"bad slo", `"latency_ms": 50`, `"latency_ms": -50`, "services[0].slo", "not positive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(strings.Replace(doc, tc.from, tc.to, 1)), "cluster.json")
+			var ie *inputerr.Error
+			if !errors.As(err, &ie) || ie.Field != tc.field || ie.Line == 0 || !strings.Contains(err.Error(), tc.words) {
+				t.Errorf("err = %v (line %d, field %q), want field %q and %q", err, lineOf(err), fieldOf(err), tc.field, tc.words)
+			}
+		})
+	}
+}
+
+func lineOf(err error) int {
+	var ie *inputerr.Error
+	if errors.As(err, &ie) {
+		return ie.Line
+	}
+	return -1
+}
+
+func fieldOf(err error) string {
+	var ie *inputerr.Error
+	if errors.As(err, &ie) {
+		return ie.Field
+	}
+	return ""
+}
