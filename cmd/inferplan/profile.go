@@ -125,6 +125,7 @@ held-out error is below --target-mape or --budget of the grid is spent.`,
 	_ = cmd.RegisterFlagCompletionFunc("model", completeFixed("bert-tiny", "bert-mini", "distilbert-like"))
 	_ = cmd.RegisterFlagCompletionFunc("sharing", completeFixed("time-slice", "mps", "time-slice,mps"))
 	cmd.AddCommand(newProfileShowCmd(io))
+	cmd.AddCommand(newProfileImportCmd(io))
 	return cmd
 }
 
