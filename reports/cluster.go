@@ -142,10 +142,14 @@ func clusterBaselinesSection(p *plan.Plan) Section {
 				pools = []plan.Pool{{Count: len(b.Lambda), InstanceType: "Lambda plans"}}
 			}
 			saves := Savings(b.Estimate.CostUSD, p.Estimate.CostUSD)
+			met := 0
 			for _, se := range b.Estimate.Services {
-				if !se.Met() {
-					saves = "– (misses SLOs)"
+				if se.Met() {
+					met++
 				}
+			}
+			if met < len(p.Cluster.Services) {
+				saves = "– (misses SLOs)"
 			}
 			s.Rows = append(s.Rows, row(b.Name, b.Estimate, pools, saves))
 		}

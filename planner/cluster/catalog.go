@@ -12,6 +12,7 @@ import (
 	"github.com/inferplan/inferplan/profiler/interference"
 	"github.com/inferplan/inferplan/profiler/latency"
 	"github.com/inferplan/inferplan/profiler/profile"
+	"github.com/inferplan/inferplan/profiler/tables"
 )
 
 // defaultCPUFamilies are the Intel x86-64 families a CPU measured on a host (not on an EC2 type) is applied to when
@@ -38,6 +39,7 @@ type source struct {
 	from    string // the service whose curves were scaled
 	ratio   float64
 	file    string // the profile file of a measured source
+	kind    string // measured, published (a table someone else measured) or derived
 	note    string
 }
 
@@ -135,7 +137,11 @@ func buildCatalog(w *Workload, prices *pricing.Catalog) (*catalog, error) {
 				c, _ := tab.Curve(k)
 				src := cat.sources[i][k.Hardware]
 				if src == nil {
-					src = &source{hw: k.Hardware, platform: k.Platform, file: s.ProfilePaths[j]}
+					src = &source{hw: k.Hardware, platform: k.Platform, file: s.ProfilePaths[j], kind: "measured"}
+					if pv, ok := tables.ProvenanceOf(prof); ok && pv.Kind != "" {
+						src.kind = pv.Kind
+						src.note = publishedNote(pv)
+					}
 					if k.Platform == profile.GPU {
 						src.gpu = gpuName(k.Hardware, known)
 					} else {
@@ -208,7 +214,7 @@ func (cat *catalog) derive(w *Workload) {
 		for hw, l := range best {
 			src := cat.sources[l.j][hw]
 			d := &source{hw: hw, platform: src.platform, gpu: src.gpu, exact: src.exact, slope: src.slope * l.ratio,
-				derived: true, from: w.Services[l.j].Name, ratio: l.ratio, file: src.file}
+				derived: true, from: w.Services[l.j].Name, ratio: l.ratio, file: src.file, kind: "derived"}
 			for _, c := range src.curves {
 				d.curves = append(d.curves, curve{c.threads, scaled{c.c.c, c.c.ratio * l.ratio}, c.maxBatch})
 			}
@@ -242,11 +248,24 @@ func (cat *catalog) ratio(i, j int, prefer profile.Platform) (float64, string) {
 		if !(r > 0) {
 			continue
 		}
-		if !best.ok || a.platform == prefer && cat.sources[i][best.hw].platform != prefer {
+		if !best.ok || refRank(a, b, prefer) < refRank(cat.sources[i][best.hw], cat.sources[j][best.hw], prefer) {
 			best = cand{r, hw, true}
 		}
 	}
 	return best.r, best.hw
+}
+
+// refRank orders reference hardware for a ratio: the preferred platform first, then both models measured by us
+// rather than taken from a published table.
+func refRank(a, b *source, prefer profile.Platform) int {
+	r := 0
+	if a.platform != prefer {
+		r += 2
+	}
+	if a.kind != "measured" || b.kind != "measured" {
+		r++
+	}
+	return r
 }
 
 // shapeRatio is the median of a(n, s)/b(n, s) over the shapes both measured whose tokens are at least half the
@@ -402,10 +421,14 @@ func (cat *catalog) describe(w *Workload) {
 				}
 			}
 			if len(types) == 0 {
+				if !src.derived {
+					cat.warnings = append(cat.warnings, fmt.Sprintf("service %s: %s (%s) stands for no instance type the search may use; it is not used",
+						s.Name, hw, src.file))
+				}
 				continue
 			}
-			h := plan.HardwareSource{Service: s.Name, Hardware: hw, Kind: "measured", Source: src.file,
-				Applies: strings.Join(types, ", ")}
+			h := plan.HardwareSource{Service: s.Name, Hardware: hw, Kind: src.kind, Source: src.file,
+				Applies: strings.Join(types, ", "), Note: src.note}
 			if src.platform == profile.CPU && src.exact == "" {
 				h.Note = HostCPUNote
 			}
@@ -416,6 +439,18 @@ func (cat *catalog) describe(w *Workload) {
 			cat.provenance = append(cat.provenance, h)
 		}
 	}
+}
+
+// publishedNote is the caveat of a latency table someone else published.
+func publishedNote(pv tables.Provenance) string {
+	note := "published by others"
+	if pv.Software != "" {
+		note += " (" + pv.Software + ")"
+	}
+	if strings.Contains(strings.ToLower(pv.Software), "tensorrt") {
+		note += ": fixed-shape TensorRT engines without host copies, faster than a stock PyTorch server on the same GPU"
+	}
+	return note
 }
 
 // HostCPUNote is how CPU measurements taken on a host (not on an EC2 type) are applied.

@@ -1,6 +1,7 @@
 package interference
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -111,6 +112,15 @@ func TestDefaultPredictsTheSharedH100Rows(t *testing.T) {
 	}
 	var errs []float64
 	within := 0
+	t.Logf("fitted: gap %.3f ms, c_ts %.3f, c_mps %.3f", m.GapMs, m.TimeSlice, m.MPS)
+	t.Logf("| sharing | workers | MPS %% | shape | solo ms | SM-bound ms | measured batches/s | predicted | leave-one-out |")
+	for _, r := range m.Rows {
+		pct := "–"
+		if r.Mode == MPS {
+			pct = fmt.Sprintf("%g", r.MPSPct)
+		}
+		t.Logf("| %s | %d | %s | %d×%g | %.2f | %.2f | %.1f | %.1f | %+.1f%% |", r.Mode, r.Workers, pct, r.Batch, r.Size, r.SoloMs, r.WorkMs, r.Measured, r.Predicted, r.LOOError*100)
+	}
 	for _, r := range m.Rows {
 		if r.Workers < 2 {
 			continue
