@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/inferplan/inferplan/planner/check"
@@ -105,15 +106,20 @@ func RenderDiff(w io.Writer, f Format, oldName, newName string, d plan.Diff, lim
 	return nil
 }
 
+func rel(a, b float64) string {
+	if a == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%+.1f%%", (b/a-1)*100)
+}
+
+func pts(a, b float64) string { return fmt.Sprintf("%+.1f pts", (b-a)*100) }
+
 func summaryRows(d plan.Diff) [][]string {
 	o, n := d.Old, d.New
-	rel := func(a, b float64) string {
-		if a == 0 {
-			return "–"
-		}
-		return fmt.Sprintf("%+.1f%%", (b/a-1)*100)
+	if o.Platform == plan.PlatformCluster || n.Platform == plan.PlatformCluster {
+		return clusterSummaryRows(d)
 	}
-	pts := func(a, b float64) string { return fmt.Sprintf("%+.1f pts", (b-a)*100) }
 	rows := [][]string{
 		{"$ / 1M requests", USD(o.CostPerMillionUSD), USD(n.CostPerMillionUSD), rel(o.CostPerMillionUSD, n.CostPerMillionUSD)},
 	}
@@ -179,8 +185,66 @@ var bufferColumns = []Column{{"Sizes", true}, {"Old", false}, {"New", false}, {"
 func diffDocument(oldName, newName string, d plan.Diff, rows int) *Document {
 	doc := &Document{Title: fmt.Sprintf("inferplan diff %s → %s: %s", oldName, newName, headline(d))}
 	doc.Sections = append(doc.Sections, Section{Columns: diffColumns, Rows: summaryRows(d)})
+	if len(d.Pools) > 0 {
+		doc.Sections = append(doc.Sections, Section{Title: "Instances", Columns: poolColumns, Rows: poolRows(d)})
+		return doc
+	}
 	doc.Sections = append(doc.Sections, Section{Title: "Buffers", Columns: bufferColumns, Rows: bufferRows(d, rows)})
 	return doc
+}
+
+var poolColumns = []Column{{"Instance type", false}, {"Old", true}, {"New", true}, {"Change", true}}
+
+func poolRows(d plan.Diff) [][]string {
+	var rows [][]string
+	for _, p := range d.Pools {
+		rows = append(rows, []string{p.InstanceType, fmt.Sprint(p.Old), fmt.Sprint(p.New), fmt.Sprintf("%+d", p.New-p.Old)})
+	}
+	return rows
+}
+
+// clusterSummaryRows compare cluster plans: the fleet's cost, and each service against its SLO.
+func clusterSummaryRows(d plan.Diff) [][]string {
+	o, n := d.Old, d.New
+	rows := [][]string{
+		{"$ / hour", USD(o.CostPerHourUSD), USD(n.CostPerHourUSD), rel(o.CostPerHourUSD, n.CostPerHourUSD)},
+		{"$ / 1M requests", USD(o.CostPerMillionUSD), USD(n.CostPerMillionUSD), rel(o.CostPerMillionUSD, n.CostPerMillionUSD)},
+	}
+	if o.MonthlyUSD != nil && n.MonthlyUSD != nil {
+		rows = append(rows, []string{"$ / month", USD(*o.MonthlyUSD), USD(*n.MonthlyUSD), rel(*o.MonthlyUSD, *n.MonthlyUSD)})
+	}
+	rows = append(rows,
+		[]string{"Instances", fmt.Sprint(o.Instances), fmt.Sprint(n.Instances), fmt.Sprintf("%+d", n.Instances-o.Instances)},
+		[]string{"Service SLOs met", fmt.Sprintf("%d/%d", o.ServicesMet, o.Services), fmt.Sprintf("%d/%d", n.ServicesMet, n.Services), ""})
+	find := func(ss []plan.ServiceSummary, name string) *plan.ServiceSummary {
+		for i := range ss {
+			if ss[i].Name == name {
+				return &ss[i]
+			}
+		}
+		return nil
+	}
+	var names []string
+	for _, s := range append(slices.Clone(o.PerService), n.PerService...) {
+		if !slices.Contains(names, s.Name) {
+			names = append(names, s.Name)
+		}
+	}
+	for _, name := range names {
+		a, b := find(o.PerService, name), find(n.PerService, name)
+		cell := func(s *plan.ServiceSummary) string {
+			if s == nil {
+				return "–"
+			}
+			return fmt.Sprintf("%s, p99 %s", Pct(s.SLOAttainment), Ms(s.LatencyP99Ms))
+		}
+		change := ""
+		if a != nil && b != nil {
+			change = rel(a.LatencyP99Ms, b.LatencyP99Ms)
+		}
+		rows = append(rows, []string{name + " within SLO", cell(a), cell(b), change})
+	}
+	return rows
 }
 
 func diffMarkdown(w io.Writer, oldName, newName string, d plan.Diff, rows int) {
@@ -188,6 +252,13 @@ func diffMarkdown(w io.Writer, oldName, newName string, d plan.Diff, rows int) {
 	fmt.Fprintf(w, "`%s` → `%s`\n\n", oldName, newName)
 	sum := Section{Columns: diffColumns, Rows: summaryRows(d)}
 	_ = sum.render(w, true)
+	if len(d.Pools) > 0 {
+		fmt.Fprintf(w, "\n<details><summary>Instances</summary>\n\n")
+		pools := Section{Columns: poolColumns, Rows: poolRows(d)}
+		_ = pools.render(w, true)
+		fmt.Fprintf(w, "\n</details>\n")
+		return
+	}
 	changed := 0
 	for _, c := range d.Buffers {
 		if len(c.Changes) > 0 {

@@ -10,6 +10,15 @@ import (
 type Diff struct {
 	Old, New Summary
 	Buffers  []BufferChange
+	// Pools are cluster plans' instances by type, old and new counts.
+	Pools []PoolChange `json:",omitempty"`
+}
+
+// PoolChange is how many instances of a type each plan runs.
+type PoolChange struct {
+	InstanceType string `json:"instance_type"`
+	Old          int    `json:"old"`
+	New          int    `json:"new"`
 }
 
 // Summary is the comparable headline of a plan.
@@ -32,6 +41,15 @@ type Summary struct {
 	Instances      int     `json:"instances,omitempty"`
 	Services       int     `json:"services,omitempty"`
 	ServicesMet    int     `json:"services_met,omitempty"`
+	// PerService is each cluster service's attainment and tail.
+	PerService []ServiceSummary `json:"per_service,omitempty"`
+}
+
+// ServiceSummary is one service's headline in a cluster plan.
+type ServiceSummary struct {
+	Name          string  `json:"name"`
+	SLOAttainment float64 `json:"slo_attainment"`
+	LatencyP99Ms  float64 `json:"latency_p99_ms"`
 }
 
 // BufferChange pairs buffers by size range: Old or New is nil for a range only one plan has.
@@ -59,6 +77,7 @@ func Summarize(p *Plan) Summary {
 			if se.Met() {
 				s.ServicesMet++
 			}
+			s.PerService = append(s.PerService, ServiceSummary{se.Name, se.SLOAttainment, se.LatencyP99Ms})
 		}
 	}
 	if e.Requests > 0 {
@@ -106,7 +125,39 @@ func Compare(old, new *Plan) Diff {
 		}
 	}
 	slices.SortStableFunc(d.Buffers, func(a, b BufferChange) int { return cmp.Compare(a.lower(), b.lower()) })
+	d.Pools = comparePools(old, new)
 	return d
+}
+
+// comparePools counts each plan's instances by type (cluster plans).
+func comparePools(old, new *Plan) []PoolChange {
+	if old.Cluster == nil && new.Cluster == nil {
+		return nil
+	}
+	by := map[string]*PoolChange{}
+	var order []string
+	count := func(p *Plan, set func(*PoolChange, int)) {
+		if p.Cluster == nil {
+			return
+		}
+		for _, po := range p.Cluster.Pools {
+			c := by[po.InstanceType]
+			if c == nil {
+				c = &PoolChange{InstanceType: po.InstanceType}
+				by[po.InstanceType] = c
+				order = append(order, po.InstanceType)
+			}
+			set(c, po.Count)
+		}
+	}
+	count(old, func(c *PoolChange, n int) { c.Old += n })
+	count(new, func(c *PoolChange, n int) { c.New += n })
+	slices.Sort(order)
+	out := make([]PoolChange, len(order))
+	for i, t := range order {
+		out[i] = *by[t]
+	}
+	return out
 }
 
 func (c BufferChange) lower() float64 {
