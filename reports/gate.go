@@ -36,8 +36,12 @@ func CheckDocument(r check.Result, md bool) *Document {
 	line := fmt.Sprintf("Plan: %d buffers, %s per 1M requests, SLO p%g ≤ %s met by %s (p95 %s, p99 %s)",
 		s.Buffers, USD(s.CostPerMillionUSD), s.SLOPercentile, Ms(s.SLOLatencyMs), Pct(s.SLOAttainment), Ms(s.LatencyP95Ms), Ms(s.LatencyP99Ms))
 	if s.Platform == plan.PlatformCluster {
-		line = fmt.Sprintf("Plan: a fleet of %d instance%s, %s an hour, %s per 1M requests, %d of %d service SLOs met",
-			s.Instances, plural(s.Instances), USD(s.CostPerHourUSD), USD(s.CostPerMillionUSD), s.ServicesMet, s.Services)
+		n := fmt.Sprint(s.Instances)
+		if s.MinInstances > 0 {
+			n = fmt.Sprintf("%d–%d", s.MinInstances, s.Instances)
+		}
+		line = fmt.Sprintf("Plan: a fleet of %s instance%s, %s an hour, %s per 1M requests, %d of %d service SLOs met",
+			n, plural(s.Instances), USD(s.CostPerHourUSD), USD(s.CostPerMillionUSD), s.ServicesMet, s.Services)
 	}
 	if s.MonthlyUSD != nil {
 		line += fmt.Sprintf("; %s a month", USD(*s.MonthlyUSD))

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/inferplan/inferplan/planner/explain"
+	"github.com/inferplan/inferplan/planner/plan"
 )
 
 // HTML writes the document as HTML fragments: a heading, paragraphs and tables.
@@ -67,15 +68,24 @@ var svgHeader = regexp.MustCompile(`(?s)^<\?xml[^>]*>\s*(<!DOCTYPE[^>]*>\s*)?`)
 // RenderHTML writes a self-contained HTML report of a plan: its summary tables, then the charts inline as SVG
 // (no scripts, no external files).
 func RenderHTML(w io.Writer, d *explain.Data, charts []Chart) error {
+	return renderPage(w, PlanDocument(d.Plan), charts, "Every number is a replay of the trace through the buffers (contract §4).")
+}
+
+// RenderClusterHTML writes a self-contained HTML report of a cluster plan, as RenderHTML does for Lambda plans.
+func RenderClusterHTML(w io.Writer, p *plan.Plan, charts []Chart) error {
+	return renderPage(w, PlanDocument(p), charts, "Every number is the plan's replay of its workload's traces through the fleet it describes.")
+}
+
+// renderPage writes the document's first two sections, the charts, then the rest of the document.
+func renderPage(w io.Writer, doc *Document, charts []Chart, footer string) error {
 	var b bytes.Buffer
-	doc := PlanDocument(d.Plan)
 	fmt.Fprintf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n",
 		html.EscapeString(doc.Title), pageStyle)
-	charts0, rest := doc.Sections, []Section(nil)
-	if len(charts0) > 2 {
-		charts0, rest = doc.Sections[:2], doc.Sections[2:]
+	first, rest := doc.Sections, []Section(nil)
+	if len(first) > 2 {
+		first, rest = doc.Sections[:2], doc.Sections[2:]
 	}
-	(&Document{Title: doc.Title, Lines: doc.Lines, Sections: charts0}).HTML(&b)
+	(&Document{Title: doc.Title, Lines: doc.Lines, Sections: first}).HTML(&b)
 	fmt.Fprint(&b, "<div class=\"charts\">\n")
 	for i := range charts {
 		svg, err := charts[i].SVG()
@@ -87,7 +97,7 @@ func RenderHTML(w io.Writer, d *explain.Data, charts []Chart) error {
 	}
 	fmt.Fprint(&b, "</div>\n")
 	(&Document{Sections: rest, Notes: doc.Notes}).HTML(&b)
-	fmt.Fprint(&b, "<p class=\"note\">Made by inferplan. Every number is a replay of the trace through the buffers (contract §4).</p>\n</body>\n</html>\n")
+	fmt.Fprintf(&b, "<p class=\"note\">Made by inferplan. %s</p>\n</body>\n</html>\n", html.EscapeString(footer))
 	_, err := w.Write(b.Bytes())
 	return err
 }

@@ -75,10 +75,32 @@ func TestPlanClusterUsageErrors(t *testing.T) {
 		{[]string{"plan", "--profile", "p.json", "--trace", "t.csv", "--slo-ms", "5", "--workload", clusterWorkload}, exitUsage, "--workload is for --platform cluster"},
 		{[]string{"plan", "--platform", "cluster", "--workload", missing}, exitUsage, "missing.yaml:3: services[0].profiles[0]"},
 		{[]string{"simulate", "--plan", "../../planner/plan/testdata/cluster-plan.json", "--profile", "p.json"}, exitUsage, "workload file"},
+		{[]string{"plan", "--platform", "cluster", "--workload", clusterWorkload, "--window", "5m"}, exitUsage, "--autoscale"},
+		{[]string{"plan", "--platform", "cluster", "--workload", clusterWorkload, "--autoscale", "--window", "5s"}, exitUsage, "--window"},
+		{[]string{"plan", "--platform", "cluster", "--workload", clusterWorkload, "--autoscale", "--startup", "-1s"}, exitUsage, "--startup"},
+		{[]string{"report", "../../planner/plan/testdata/cluster-plan.json", "--html", filepath.Join(dir, "r.html"), "--trace", "t.csv"}, exitUsage, "--trace is for Lambda plans"},
 	} {
 		r := run(t, tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.words) {
 			t.Errorf("%v: exit %d, stderr %q; want %d with %q", tc.args, r.code, r.stderr, tc.code, tc.words)
+		}
+	}
+}
+
+// TestReportScaledClusterPlan writes the HTML page and the charts of a scaled plan from the replay it records.
+func TestReportScaledClusterPlan(t *testing.T) {
+	dir := t.TempDir()
+	page, charts := filepath.Join(dir, "scaled.html"), filepath.Join(dir, "charts")
+	r := run(t, "report", "../../planner/plan/testdata/cluster-scaled-plan.json", "--html", page, "--charts", charts)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "(4 charts)") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	for _, f := range []string{page, filepath.Join(charts, "traffic-code-rerank.svg"), filepath.Join(charts, "cost.svg")} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
 		}
 	}
 }

@@ -34,6 +34,9 @@ type planOptions struct {
 	refine      int
 	quiet       bool
 	workload    string
+	autoscale   bool
+	startup     time.Duration
+	minInst     int
 }
 
 func newPlanCmd(io *ioStreams) *cobra.Command {
@@ -79,13 +82,16 @@ stdout as a table, markdown or the plan JSON itself (--format).`,
 	fs.Float64Var(&o.percentile, "percentile", 95, "SLO percentile, in (0, 100]")
 	fs.StringVar(&o.platform, "platform", "lambda", "platform to plan for: lambda or cluster")
 	fs.StringVar(&o.workload, "workload", "", "cluster: the workload file (services, their profiles, traces and SLOs)")
+	fs.BoolVar(&o.autoscale, "autoscale", false, "cluster: a fleet that follows a forecast of every --window's peak rate and spills to Lambda")
+	fs.DurationVar(&o.startup, "startup", 90*time.Second, "cluster --autoscale: how long an instance takes to start (it is launched that long before it is needed)")
+	fs.IntVar(&o.minInst, "min-instances", 1, "cluster --autoscale: the fewest instances of each pool")
 	fs.StringVarP(&o.out, "out", "o", "", "write the plan JSON to this file (- for stdout)")
 	formatFlag(cmd, &o.format, "summary")
 	fs.BoolVar(&o.example, "example", false, "plan the embedded example (DeepSpeech on Lambda, Azure arrivals) instead of --profile/--trace")
 	fs.StringVar(&o.arch, "arch", "x86_64", "Lambda architecture to price: x86_64 or arm64")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of every random choice the search makes (recorded in the plan)")
 	fs.IntVar(&o.maxBuffers, "max-buffers", 16, "most buffers a plan may have")
-	fs.DurationVar(&o.window, "window", 0, "also plan every window of this length separately (e.g. 1h, 10m) and print the schedule")
+	fs.DurationVar(&o.window, "window", 0, "lambda: also plan every window of this length separately (e.g. 1h, 10m) and print the schedule; cluster --autoscale: the scaling window (default 5m)")
 	fs.IntVar(&o.refine, "refine", 30, "replays Bayesian optimisation may spend polishing the plan's timeouts (0: none)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bars on stderr")
 	_ = cmd.RegisterFlagCompletionFunc("platform", completeFixed("lambda", "cluster"))

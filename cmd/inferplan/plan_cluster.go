@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,8 +26,25 @@ func runPlanCluster(cmd *cobra.Command, o *planOptions, format reports.Format) e
 	if o.workload == "" {
 		return flagErrorf("--platform cluster needs --workload FILE")
 	}
-	if o.window != 0 {
-		return flagErrorf("--window: a cluster plan is one fleet for the whole trace in this version")
+	if !o.autoscale {
+		for _, name := range []string{"window", "startup", "min-instances"} {
+			if cmd.Flags().Changed(name) {
+				return flagErrorf("--%s is for --autoscale: a static cluster plan is one fleet for the whole trace", name)
+			}
+		}
+	}
+	window := o.window
+	if window == 0 {
+		window = 5 * time.Minute
+	}
+	if window < 10*time.Second {
+		return flagErrorf("--window %v: want a scaling window of at least 10s (e.g. 5m)", o.window)
+	}
+	if o.startup < 0 {
+		return flagErrorf("--startup %v: want a non-negative duration (e.g. 90s)", o.startup)
+	}
+	if o.minInst < 1 {
+		return flagErrorf("--min-instances %d: want at least 1", o.minInst)
 	}
 	w, err := cluster.ReadWorkload(o.workload)
 	if err != nil {
@@ -37,8 +55,10 @@ func runPlanCluster(cmd *cobra.Command, o *planOptions, format reports.Format) e
 		return err
 	}
 	prog := newProgress(o.io, o.quiet)
+	startup := o.startup.Seconds()
 	p, err := cluster.Plan(cmd.Context(), w, cluster.Options{
-		Common: planner.Common{Catalog: cat, Seed: o.seed, Progress: prog.report, Now: o.io.Now},
+		Common:    planner.Common{Catalog: cat, Seed: o.seed, Progress: prog.report, Now: o.io.Now},
+		Autoscale: o.autoscale, WindowS: window.Seconds(), StartupS: &startup, MinInstances: o.minInst,
 	})
 	prog.done()
 	if err != nil {

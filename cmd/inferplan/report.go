@@ -32,6 +32,10 @@ histogram with the buffer boundaries, the latency distributions of the plan and 
 the SLO, their cost per million requests beside the ideal bound, each buffer's batch size and padding,
 and, for a plan with a schedule, the cost of every window. --charts writes the same charts as files.
 
+For a cluster plan the page shows the replay the plan records: its tables, the cost an hour of the plan
+and its baselines, each service's tail latency against its SLO and, for a scaled plan, each service's
+arrival rate, forecast, provisioned capacity and spilled requests over the windows.
+
 The profile and trace are the ones the plan records (checked against their digests), or --profile and
 --trace.`,
 		Example: `  inferplan report plan.json --html plan.html
@@ -45,6 +49,14 @@ The profile and trace are the ones the plan records (checked against their diges
 			p, err := plan.ReadFile(args[0])
 			if err != nil {
 				return err
+			}
+			if p.Platform == plan.PlatformCluster {
+				for _, f := range []string{"profile", "trace", "example"} {
+					if cmd.Flags().Changed(f) {
+						return flagErrorf("--%s is for Lambda plans; a cluster plan's report shows the replay it records", f)
+					}
+				}
+				return clusterReport(io, p, htmlPath, chartsDir, chartFormat)
 			}
 			prof, tr, err := reportInputs(io, p, profilePath, tracePath, &tf, cmd.Flags().Changed, useExample)
 			if err != nil {

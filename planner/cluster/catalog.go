@@ -422,8 +422,12 @@ func (cat *catalog) describe(w *Workload) {
 			}
 			if len(types) == 0 {
 				if !src.derived {
-					cat.warnings = append(cat.warnings, fmt.Sprintf("service %s: %s (%s) stands for no instance type the search may use; it is not used",
-						s.Name, hw, src.file))
+					use := "it is not used"
+					if src.platform == profile.CPU {
+						use = "it is not used for instances (Lambda may still be emulated from it)"
+					}
+					cat.warnings = append(cat.warnings, fmt.Sprintf("service %s: %s (%s) stands for no instance type the search may use; %s",
+						s.Name, hw, src.file, use))
 				}
 				continue
 			}

@@ -7,8 +7,10 @@ import (
 
 	"github.com/inferplan/inferplan/batching"
 	"github.com/inferplan/inferplan/planner/cluster/replay"
+	lreplay "github.com/inferplan/inferplan/planner/lambda/replay"
 	"github.com/inferplan/inferplan/planner/plan"
 	"github.com/inferplan/inferplan/profiler/interference"
+	"github.com/inferplan/inferplan/profiler/latency"
 	"github.com/inferplan/inferplan/profiler/profile"
 )
 
@@ -153,27 +155,57 @@ func migProfile(g, memGB int) string {
 	return fmt.Sprintf("%dg.%dgb", g, int(math.Round(float64(memGB)*frac)))
 }
 
-// Resolve turns a cluster plan and its workload into the simulator's fleet: every worker's latency curve from the
-// workload's profiles (derived ones derived again the same way), its share of its GPU, and the services' traffic.
-func Resolve(p *plan.Plan, w *Workload, model *interference.Model, cat *catalog) (*replay.Fleet, error) {
+// resolve turns a cluster plan into the simulator's fleet over the workload: every worker's latency curve from
+// the workload's profiles (derived ones derived again the same way), its share of its GPU, the services'
+// traffic; for a scaled plan the instances its schedule launches and stops, and the spill rules with Lambda
+// targets from the plan's buffers.
+func (pl *space) resolve(p *plan.Plan) (*replay.Fleet, error) {
+	w, cat := pl.w, pl.cat
 	c := p.Cluster
 	if c == nil {
 		return nil, fmt.Errorf("a %s plan has no cluster fleet", p.Platform)
 	}
 	svcIdx := map[string]int{}
-	f := &replay.Fleet{Model: model, SpanUs: w.SpanUs}
+	f := &replay.Fleet{Model: pl.model, SpanUs: w.SpanUs}
 	for _, s := range c.Services {
 		i := workloadService(w, s.Name)
 		if i < 0 {
 			return nil, fmt.Errorf("the plan serves %q, which the workload does not have", s.Name)
 		}
 		svcIdx[s.Name] = len(f.Services)
-		ws := w.Services[i]
-		f.Services = append(f.Services, replay.Service{Name: s.Name, SLO: s.SLO, Requests: ws.Trace.Requests, Ranges: c.ServiceRanges(s.Name)})
+		rs := replay.Service{Name: s.Name, SLO: s.SLO, Requests: w.Services[i].Trace.Requests, Ranges: c.ServiceRanges(s.Name)}
+		if sp := s.Spill; sp != nil {
+			tg, err := pl.lambdaTarget(i, sp)
+			if err != nil {
+				return nil, fmt.Errorf("service %s: spill: %w", s.Name, err)
+			}
+			rs.Spill = &replay.Spill{ThresholdMs: sp.ThresholdMs, Lambda: tg}
+		}
+		f.Services = append(f.Services, rs)
+	}
+	var wd windows
+	if sc := c.Schedule; sc != nil {
+		wd = windows{w: int64(sc.WindowS * 1e6), startup: int64(sc.StartupS * 1e6)}
 	}
 	for pi, pp := range c.Pools {
-		f.Pools = append(f.Pools, replay.Pool{Count: pp.Count, USDPerHour: pp.USDPerHour})
-		for range pp.Count {
+		// a static pool's instances are up all along; a scaled pool's follow its counts in the schedule
+		var instances []replay.Instance
+		if c.Schedule == nil {
+			f.Pools = append(f.Pools, replay.Pool{Count: pp.Count, USDPerHour: pp.USDPerHour})
+			instances = make([]replay.Instance, pp.Count)
+		} else {
+			counts := make([]int, len(c.Schedule.Windows))
+			for j, win := range c.Schedule.Windows {
+				counts[j] = win.Counts[pi]
+			}
+			instances = wd.instances(counts, pp.USDPerHour)
+		}
+		for _, in := range instances {
+			id := 0
+			if c.Schedule != nil {
+				f.Instances = append(f.Instances, in)
+				id = len(f.Instances)
+			}
 			for _, g := range pp.GPUs {
 				mode, err := interference.ParseMode(g.Sharing)
 				if err != nil {
@@ -184,7 +216,7 @@ func Resolve(p *plan.Plan, w *Workload, model *interference.Model, cat *catalog)
 					if err != nil {
 						return nil, fmt.Errorf("pools[%d]: %w", pi, err)
 					}
-					rw.GPU, rw.Mode, rw.Share = f.GPUs, mode, pw.SMShare
+					rw.GPU, rw.Mode, rw.Share, rw.Instance = f.GPUs, mode, pw.SMShare, id
 					f.Workers = append(f.Workers, rw)
 				}
 				f.GPUs++
@@ -194,12 +226,26 @@ func Resolve(p *plan.Plan, w *Workload, model *interference.Model, cat *catalog)
 				if err != nil {
 					return nil, fmt.Errorf("pools[%d]: %w", pi, err)
 				}
-				rw.GPU, rw.Mode, rw.Share = -1, interference.Exclusive, 1
+				rw.GPU, rw.Mode, rw.Share, rw.Instance = -1, interference.Exclusive, 1, id
 				f.Workers = append(f.Workers, rw)
 			}
 		}
 	}
 	return f, nil
+}
+
+// lambdaTarget is a spill rule's Lambda target for workload service s: its buffers on the profile Lambda is
+// emulated from, at the catalog's prices.
+func (pl *space) lambdaTarget(s int, sp *plan.SpillRule) (*lreplay.Target, error) {
+	prof, _ := pl.lambdaProfile(s)
+	if prof == nil {
+		return nil, fmt.Errorf("no profile Lambda can be emulated from")
+	}
+	lp, ok := pl.opt.Catalog.Lambda(sp.Arch)
+	if !ok {
+		return nil, fmt.Errorf("no Lambda price for %q", sp.Arch)
+	}
+	return lreplay.ResolveBuffers(plan.Strip(sp.Buffers), latency.NewTable(prof), sp.Arch, lp.GBSecondUSD(), lp.RequestUSD, pl.w.Services[s].SLO.LatencyMs)
 }
 
 func resolveWorker(pw plan.Worker, svcIdx map[string]int, f *replay.Fleet, w *Workload, cat *catalog, gpu bool) (replay.Worker, error) {

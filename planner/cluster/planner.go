@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/inferplan/inferplan/batching"
 	"github.com/inferplan/inferplan/planner"
@@ -46,6 +47,16 @@ type Options struct {
 	LambdaArch string
 	// NoBaselines skips the baselines (the tests of the search itself).
 	NoBaselines bool
+
+	// Autoscale plans a fleet that follows the traffic: per window of WindowS seconds (default 300), instances
+	// for a forecast of the window's peak rate (its busiest PeakBinS bin, default 10 s), launched StartupS
+	// (default 90; nil for the default, 0 for instances that start at once) before the window, at least
+	// MinInstances (default 1) per pool; requests that would wait too long spill to Lambda.
+	Autoscale    bool
+	WindowS      float64
+	StartupS     *float64
+	PeakBinS     float64
+	MinInstances int
 }
 
 // Routing describes the routing rule every cluster plan uses (docs/cluster-plan.md).
@@ -60,6 +71,7 @@ type space struct {
 	opt     Options
 	svcs    []replay.Service
 	minSize []float64
+	sizeP90 []float64
 	evals   atomic.Int64
 	mu      sync.Mutex
 	cache   map[trialKey][]trial
@@ -72,6 +84,19 @@ func (o *Options) defaults() {
 	}
 	if o.LambdaArch == "" {
 		o.LambdaArch = "x86_64"
+	}
+	if o.WindowS <= 0 {
+		o.WindowS = 300
+	}
+	if o.StartupS == nil {
+		ninety := 90.0
+		o.StartupS = &ninety
+	}
+	if o.PeakBinS <= 0 {
+		o.PeakBinS = 10
+	}
+	if o.MinInstances <= 0 {
+		o.MinInstances = 1
 	}
 }
 
@@ -92,6 +117,14 @@ func newPlanner(w *Workload, opt Options) (*space, error) {
 			Ranges: batching.Ranges{batching.NoUpperBound}})
 	}
 	pl.minSize = minSizes(pl.svcs)
+	for _, s := range pl.svcs {
+		sizes := make([]float64, len(s.Requests))
+		for i, q := range s.Requests {
+			sizes[i] = q.Size
+		}
+		slices.Sort(sizes)
+		pl.sizeP90 = append(pl.sizeP90, nearestRank(sizes, 90))
+	}
 	return pl, nil
 }
 
@@ -146,6 +179,9 @@ func Plan(ctx context.Context, w *Workload, opt Options) (*plan.Plan, error) {
 	}
 	if progress != nil {
 		progress(1, 1)
+	}
+	if opt.Autoscale {
+		return pl.planScaled(ctx, start, pools, infeasible)
 	}
 	if len(infeasible) > 0 {
 		return nil, pl.infeasible(infeasible[0])
@@ -321,7 +357,7 @@ func Simulate(p *plan.Plan, w *Workload, opt Options) (*plan.Estimate, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := Resolve(p, w, pl.model, pl.cat)
+	f, err := pl.resolve(p)
 	if err != nil {
 		return nil, err
 	}
@@ -334,3 +370,25 @@ func Simulate(p *plan.Plan, w *Workload, opt Options) (*plan.Estimate, error) {
 
 // ErrNotCluster is returned for a plan of another platform.
 var ErrNotCluster = errors.New("not a cluster plan")
+
+// planScaled plans the fleet that follows the traffic, with the static plan (pools; infeasible lists the services
+// no static fleet serves) as its static-peak baseline.
+func (pl *space) planScaled(ctx context.Context, start time.Time, static []pool, infeasible []int) (*plan.Plan, error) {
+	p, sctx, err := pl.scaledPlan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !pl.opt.NoBaselines {
+		if len(infeasible) > 0 {
+			static = nil
+		}
+		if err := pl.scaledBaselines(ctx, p, static, infeasible, sctx); err != nil {
+			return nil, err
+		}
+	}
+	p.Search = &plan.Search{Method: fmt.Sprintf("scaled pools: per service, layouts × forecast methods (chosen by backtest) × headrooms × spill thresholds, every candidate replayed with %s windows and a %s start-up",
+		durationWords(pl.opt.WindowS), durationWords(*pl.opt.StartupS)), Seed: pl.opt.Seed, Replays: int(pl.evals.Load())}
+	p.Search.Seconds = math.Round(pl.opt.Now().Sub(start).Seconds()*100) / 100
+	p.Warnings = append(slices.Clone(pl.cat.warnings), p.Warnings...)
+	return p, nil
+}

@@ -36,6 +36,61 @@ type Cluster struct {
 	Skipped []Skipped
 	// Decisions say why the fleet is what it is, one sentence per pool.
 	Decisions []string
+	// Schedule is a scaled fleet's instances per window; nil for a static fleet.
+	Schedule *Schedule
+}
+
+// Schedule says how many instances of each pool run in each window of the traces: provisioned StartupS before
+// the window that needs them, stopped when the last window that needs them ends (docs/cluster-plan.md).
+type Schedule struct {
+	WindowS  float64          `json:"window_s"`
+	StartupS float64          `json:"startup_s"`
+	PeakBinS float64          `json:"peak_bin_s"` // a window's peak rate is its busiest bin of this length
+	Windows  []ScheduleWindow `json:"windows"`
+}
+
+// ScheduleWindow is one window: the instances of every pool (in the order of Pools), and per service the
+// traffic it saw, the forecast it was provisioned for and what spilled.
+type ScheduleWindow struct {
+	StartS   float64         `json:"start_s"`
+	EndS     float64         `json:"end_s"`
+	Counts   []int           `json:"counts"`
+	Services []WindowService `json:"services"`
+}
+
+// WindowService is one service in one window.
+type WindowService struct {
+	Name        string  `json:"name"`
+	Requests    int     `json:"requests"`
+	PeakRPS     float64 `json:"peak_rps"`
+	ForecastRPS float64 `json:"forecast_rps"` // the peak rate the window was provisioned for (before headroom)
+	CapacityRPS float64 `json:"capacity_rps"` // what its instances serve, at the rate the planner counts per instance
+	Spilled     int     `json:"spilled"`
+}
+
+// SpillRule sends a service's requests that would wait longer than ThresholdMs for their worker to Lambda,
+// batched by Buffers (planned by the Lambda planner for the spilled traffic).
+type SpillRule struct {
+	ThresholdMs float64  `json:"threshold_ms"`
+	Arch        string   `json:"arch"`
+	Buffers     []Buffer `json:"buffers"`
+}
+
+// Forecasting is how a scaled service's instances follow its traffic.
+type Forecasting struct {
+	Method      string  `json:"method"`
+	Headroom    float64 `json:"headroom"`                  // instances for forecast × headroom
+	CapacityRPS float64 `json:"capacity_rps_per_instance"` // the rate one instance is counted for
+	// Backtest is every method's one-step-ahead error on the service's own past (the chosen one first).
+	Backtest []Backtest `json:"backtest"`
+}
+
+// Backtest is a forecasting method's error over a trace's windows.
+type Backtest struct {
+	Method     string  `json:"method"`
+	MAPE       float64 `json:"mape"`
+	UnderShare float64 `json:"under_forecast_share"`
+	Steps      int     `json:"steps"`
 }
 
 // Service is one model served under its own SLO, with the inputs it was planned from.
@@ -47,6 +102,9 @@ type Service struct {
 	SizeUnit string   `json:"size_unit,omitempty"`
 	Profiles []string `json:"profiles,omitempty"`
 	Trace    *Trace   `json:"trace,omitempty"`
+	// a scaled fleet's services: how their pool follows the forecast, and what spills to Lambda
+	Forecast *Forecasting `json:"forecast,omitempty"`
+	Spill    *SpillRule   `json:"spill,omitempty"`
 }
 
 // Trace names a service's trace and how to read it again.
@@ -63,8 +121,9 @@ type Trace struct {
 // Pool is Count identical instances of one type, each laid out the same way.
 type Pool struct {
 	InstanceType string  `json:"instance_type"`
-	Count        int     `json:"count"`
-	USDPerHour   float64 `json:"usd_per_hour"` // one instance, on demand
+	Count        int     `json:"count"`               // instances; a scaled pool's most at once
+	MinCount     int     `json:"min_count,omitempty"` // a scaled pool's fewest
+	USDPerHour   float64 `json:"usd_per_hour"`        // one instance, on demand
 	VCPUs        int     `json:"vcpus"`
 	GPU          string  `json:"gpu,omitempty"` // EC2's name of its GPU model: t4, a10g, h100, …
 	// GPUs is the layout of each instance's GPUs, one entry per GPU used.
@@ -154,6 +213,9 @@ type ServiceEstimate struct {
 	// batch to fill).
 	QueueP99Ms float64 `json:"queue_p99_ms"`
 	CostUSD    float64 `json:"cost_usd,omitempty"` // Lambda baseline: its own bill
+	// Spilled requests went to Lambda; SpillCostUSD is what Lambda billed for them.
+	Spilled      int     `json:"spilled,omitempty"`
+	SpillCostUSD float64 `json:"spill_cost_usd,omitempty"`
 }
 
 // Met reports whether the service met its SLO.
@@ -176,6 +238,7 @@ type clusterJSON struct {
 	Pools     []Pool                `json:"pools"`
 	Routing   string                `json:"routing"`
 	Decisions []string              `json:"decisions,omitempty"`
+	Schedule  *Schedule             `json:"schedule,omitempty"`
 	Estimate  Estimate              `json:"estimate"`
 	Baselines []clusterBaselineJSON `json:"baselines,omitempty"`
 	Sharing   *SharingModel         `json:"sharing_model,omitempty"`
@@ -197,7 +260,7 @@ type clusterBaselineJSON struct {
 func clusterWire(p *Plan) clusterJSON {
 	c := p.Cluster
 	w := clusterJSON{Version: p.Version, Platform: p.Platform, Model: p.Model, SizeUnit: p.SizeUnit, Services: c.Services,
-		Pools: c.Pools, Routing: c.Routing, Decisions: c.Decisions, Estimate: p.Estimate, Sharing: c.Sharing, Hardware: c.Hardware,
+		Pools: c.Pools, Routing: c.Routing, Decisions: c.Decisions, Schedule: c.Schedule, Estimate: p.Estimate, Sharing: c.Sharing, Hardware: c.Hardware,
 		Skipped: c.Skipped, Inputs: p.Inputs, Search: p.Search, Warnings: p.Warnings}
 	for _, b := range p.Baselines {
 		w.Baselines = append(w.Baselines, clusterBaselineJSON{Name: b.Name, Estimate: b.Estimate, Pools: b.Pools,
@@ -210,7 +273,7 @@ func (w *clusterJSON) plan() *Plan {
 	p := &Plan{Version: w.Version, Platform: w.Platform, Model: w.Model, SizeUnit: w.SizeUnit, Estimate: w.Estimate,
 		Inputs: w.Inputs, Search: w.Search, Warnings: w.Warnings,
 		Cluster: &Cluster{Services: w.Services, Pools: w.Pools, Routing: w.Routing, Sharing: w.Sharing,
-			Hardware: w.Hardware, Skipped: w.Skipped, Decisions: w.Decisions}}
+			Hardware: w.Hardware, Skipped: w.Skipped, Decisions: w.Decisions, Schedule: w.Schedule}}
 	for _, b := range w.Baselines {
 		p.Baselines = append(p.Baselines, Baseline{Name: b.Name, Estimate: b.Estimate, Pools: b.Pools, Lambda: b.Lambda, Note: b.Note})
 	}
@@ -311,7 +374,30 @@ func (c *Cluster) validate() error {
 			}
 		}
 	}
+	if sc := c.Schedule; sc != nil {
+		if !(sc.WindowS > 0) || math.IsInf(sc.WindowS, 0) || !(sc.StartupS >= 0) || math.IsInf(sc.StartupS, 0) {
+			return inputerr.New("", 0, "schedule", "window_s %v and startup_s %v must be a positive and a non-negative number", sc.WindowS, sc.StartupS)
+		}
+		for j, w := range sc.Windows {
+			if len(w.Counts) != len(c.Pools) {
+				return inputerr.New("", 0, fieldf("schedule.windows", j, "counts"), "%d counts for %d pools", len(w.Counts), len(c.Pools))
+			}
+			for pi, n := range w.Counts {
+				if n < max(c.Pools[pi].MinCount, 1) || n > c.Pools[pi].Count {
+					return inputerr.New("", 0, fieldf("schedule.windows", j, "counts"), "pool %d: %d instances, outside its %d…%d", pi, n, max(c.Pools[pi].MinCount, 1), c.Pools[pi].Count)
+				}
+			}
+		}
+	}
 	for i, s := range c.Services {
+		if sp := s.Spill; sp != nil {
+			if !(sp.ThresholdMs >= 0) || math.IsInf(sp.ThresholdMs, 0) {
+				return inputerr.New("", 0, fieldf("services", i, "spill"), "threshold_ms %v is not a non-negative number", sp.ThresholdMs)
+			}
+			if err := ValidateBuffers(sp.Buffers); err != nil {
+				return inputerr.New("", 0, fieldf("services", i, "spill"), "%v", err)
+			}
+		}
 		rs := ranges[s.Name]
 		if len(rs) == 0 {
 			return inputerr.New("", 0, fieldf("services", i, "name"), "service %q has no workers", s.Name)

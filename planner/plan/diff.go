@@ -39,6 +39,8 @@ type Summary struct {
 	Platform       string  `json:"platform,omitempty"`
 	CostPerHourUSD float64 `json:"cost_per_hour_usd,omitempty"`
 	Instances      int     `json:"instances,omitempty"`
+	// MinInstances is a scaled fleet's fewest instances at once (0 for a static fleet).
+	MinInstances int `json:"min_instances,omitempty"`
 	Services       int     `json:"services,omitempty"`
 	ServicesMet    int     `json:"services_met,omitempty"`
 	// PerService is each cluster service's attainment and tail.
@@ -70,8 +72,16 @@ func Summarize(p *Plan) Summary {
 	}
 	if c := p.Cluster; c != nil {
 		s.Platform, s.CostPerHourUSD, s.Services = p.Platform, e.CostPerHourUSD, len(c.Services)
+		least := 0
 		for _, po := range c.Pools {
 			s.Instances += po.Count
+			least += po.Count
+			if po.MinCount > 0 {
+				least += po.MinCount - po.Count
+			}
+		}
+		if least < s.Instances {
+			s.MinInstances = least
 		}
 		for _, se := range e.Services {
 			if se.Met() {

@@ -70,9 +70,14 @@ type Estimate struct {
 	LatencyP99Ms      float64 `json:"latency_p99_ms"`
 	PaddingRatio      float64 `json:"padding_ratio"`
 
-	// Cluster plans: the fleet's cost per hour, its GPUs' mean utilisation, and each service's share of the replay.
+	// Cluster plans: the fleet's cost per hour (Lambda's bill for spilled requests included), the instance-hours
+	// it bills, its GPUs' mean utilisation, the share of requests and the cost that spilled to Lambda, and each
+	// service's share of the replay.
 	CostPerHourUSD float64           `json:"cost_per_hour_usd,omitempty"`
+	InstanceHours  float64           `json:"instance_hours,omitempty"`
 	GPUUtilisation *float64          `json:"gpu_utilisation,omitempty"`
+	SpillShare     float64           `json:"spill_share,omitempty"`
+	SpillCostUSD   float64           `json:"spill_cost_usd,omitempty"`
 	Services       []ServiceEstimate `json:"services,omitempty"`
 }
 
@@ -301,11 +306,15 @@ func lineOfField(data []byte, field string) int {
 		}
 		return 0
 	}
-	start := bytes.Index(data, []byte(`"`+list+`"`))
-	if start < 0 {
-		return 0
+	// a nested list ("schedule.windows"): each key after the one before it
+	off := 0
+	for _, k := range strings.Split(list, ".") {
+		at := bytes.Index(data[off:], []byte(`"`+k+`"`))
+		if at < 0 {
+			return 0
+		}
+		off += at
 	}
-	off := start
 	for i := 0; i <= idx; i++ {
 		j := bytes.IndexByte(data[off+1:], '{')
 		if j < 0 {

@@ -137,6 +137,49 @@ func firstDiff(a, b []byte) string {
 	return fmt.Sprintf("want …%s…\ngot  …%s…", a[lo:min(i+80, len(a))], b[lo:min(i+80, len(b))])
 }
 
+// TestScaledClusterPlanRoundTripAndErrors reads a scaled cluster plan the tool wrote for
+// testdata/cluster/autoscale.yaml (1-minute windows, 30 s start-up), writes it again unchanged, and names the
+// line and field of a schedule or spill rule that breaks the rules.
+func TestScaledClusterPlanRoundTripAndErrors(t *testing.T) {
+	data, err := os.ReadFile("testdata/cluster-scaled-plan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse(data, "scaled.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := p.Cluster.Schedule
+	if sc == nil || len(sc.Windows) == 0 || p.Cluster.Services[0].Forecast == nil || len(p.Cluster.Services[0].Forecast.Backtest) == 0 {
+		t.Fatalf("read no schedule or forecast: %+v", p.Cluster)
+	}
+	out, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out, data) {
+		t.Errorf("scaled plan changed when written again:\n%s", firstDiff(data, out))
+	}
+	doc := string(data)
+	for _, tc := range []struct {
+		name, from, to string
+		field, words   string
+	}{
+		{"no window length", `"window_s": 60`, `"window_s": 0`, "schedule", "window_s"},
+		{"too few counts", `"counts": [`, `"counts": [1, `, "schedule.windows[0].counts", "counts for"},
+		{"too many instances", "\"counts\": [\n          2,", "\"counts\": [\n          99,", "schedule.windows[0].counts", "outside"},
+		{"negative spill threshold", `"threshold_ms": `, `"threshold_ms": -`, "services[0].spill", "threshold_ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(strings.Replace(doc, tc.from, tc.to, 1)), "scaled.json")
+			var ie *inputerr.Error
+			if !errors.As(err, &ie) || ie.Field != tc.field || ie.Line == 0 || !strings.Contains(err.Error(), tc.words) {
+				t.Errorf("err = %v (line %d, field %q), want field %q and %q", err, lineOf(err), fieldOf(err), tc.field, tc.words)
+			}
+		})
+	}
+}
+
 // TestClusterPlanRoundTripAndErrors reads a cluster plan the tool wrote for testdata/cluster, writes it again
 // unchanged, and names the line and field of what breaks its rules.
 func TestClusterPlanRoundTripAndErrors(t *testing.T) {

@@ -150,7 +150,9 @@ const (
 // Lambda returns the Lambda curves, one per memory size (ascending), and where they come from. It prefers
 // measurements whose hardware names the architecture ("lambda-arm64"), then any Lambda measurements; a profile
 // with none is emulated from its CPU measurements by Lambda's CPU share — one vCPU per 1,769 MB, so k threads
-// stand for min(k × 1,769, 10,240) MB (the first CPU configuration of each vCPU count is used).
+// stand for min(k × 1,769, 10,240) MB (the first CPU configuration of each vCPU count is used). A measurement with
+// more vCPUs than Lambda's largest size gives (5.8; 6 is let through, 3.6 % over) is not emulated: Lambda could not
+// run it that fast.
 func (t *Table) Lambda(arch string) ([]*Curve, LambdaSource) {
 	pick := func(want func(k profile.Key) bool) []*Curve {
 		seen := map[int]bool{}
@@ -181,14 +183,17 @@ func (t *Table) Lambda(arch string) ([]*Curve, LambdaSource) {
 // MBPerVCPU is Lambda's memory per vCPU of CPU share.
 const MBPerVCPU = 1769
 
+// maxLambdaMB is Lambda's largest memory size.
+const maxLambdaMB = 10240
+
 func (t *Table) emulatedLambda(arch string) []*Curve {
 	seen := map[int]bool{}
 	var out []*Curve
 	for _, k := range t.keys {
-		if k.Platform != profile.CPU || k.VCPUs < 1 || k.VCPUs != math.Trunc(k.VCPUs) {
+		if k.Platform != profile.CPU || k.VCPUs < 1 || k.VCPUs != math.Trunc(k.VCPUs) || k.VCPUs*MBPerVCPU > maxLambdaMB*1.05 {
 			continue
 		}
-		mb := min(int(k.VCPUs)*MBPerVCPU, 10240)
+		mb := min(int(k.VCPUs)*MBPerVCPU, maxLambdaMB)
 		if seen[mb] {
 			continue
 		}

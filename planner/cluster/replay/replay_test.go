@@ -6,8 +6,11 @@ import (
 	"testing"
 
 	"github.com/inferplan/inferplan/batching"
+	lreplay "github.com/inferplan/inferplan/planner/lambda/replay"
 	"github.com/inferplan/inferplan/planner/plan"
 	"github.com/inferplan/inferplan/profiler/interference"
+	"github.com/inferplan/inferplan/profiler/latency"
+	"github.com/inferplan/inferplan/profiler/profile"
 	"github.com/inferplan/inferplan/trace"
 )
 
@@ -132,5 +135,73 @@ func TestAServiceWithoutWorkersIsAnError(t *testing.T) {
 	f := &Fleet{Services: []Service{service(1, reqs(0, 1))}, Model: &interference.Model{}}
 	if _, err := Run(f, Options{}); err == nil {
 		t.Error("a service with no worker replayed")
+	}
+}
+
+// lambdaAt is a Lambda target of one buffer (batch 1, no timeout) at 1,024 MB taking ms per request, billed at
+// $1 per GB-second and nothing per request.
+func lambdaAt(t *testing.T, ms float64) *lreplay.Target {
+	t.Helper()
+	p := &profile.Profile{Version: 1}
+	for _, s := range []float64{1, 1000} {
+		p.Measurements = append(p.Measurements, profile.Measurement{Platform: profile.Lambda, Hardware: "lambda-x86_64",
+			MemoryMB: 1024, Batch: 1, Size: s, LatencyMs: ms})
+	}
+	tg, err := lreplay.ResolveBuffers([]plan.Buffer{{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 1, MemoryMB: 1024}},
+		latency.NewTable(p), "x86_64", 1, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
+func TestSpillOverByHand(t *testing.T) {
+	// one worker, 50 ms a request, threshold 30 ms: the request at 10 would wait 40 ms (spilled, 100 ms on
+	// Lambda); the one at 20 would wait 30, not more, so it stays (starts at 50, latency 80)
+	sv := service(90, reqs(0, 8, 10, 8, 20, 8))
+	sv.Spill = &Spill{ThresholdMs: 30, Lambda: lambdaAt(t, 100)}
+	res := run(t, &Fleet{Services: []Service{sv}, Workers: []Worker{cpu(1, 0, flat{50, 0})}, Pools: []Pool{{1, 3.6}}, SpanUs: 1_000_000_000})
+	if got := fmt.Sprint(res.Latencies[0]); got != "[50 80 100]" {
+		t.Errorf("latencies %s, want the worker's 50 and 80, then Lambda's 100", got)
+	}
+	s := res.Estimate.Services[0]
+	// Lambda bills 100 ms × 1 GB × $1; the fleet 1,000 s × $3.60/h = $1
+	if s.Spilled != 1 || math.Abs(s.SpillCostUSD-0.1) > 1e-12 || math.Abs(res.Estimate.CostUSD-1.1) > 1e-12 {
+		t.Errorf("spilled %d costing %v, total %v", s.Spilled, s.SpillCostUSD, res.Estimate.CostUSD)
+	}
+	// 2 of 3 within 90 ms; a third of the requests spilled; the hour costs $3.60 + $0.1 over 1,000 s
+	if math.Abs(s.SLOAttainment-2.0/3) > 1e-12 || math.Abs(res.Estimate.SpillShare-1.0/3) > 1e-12 ||
+		math.Abs(res.Estimate.CostPerHourUSD-(3.6+0.1/(1000.0/3600))) > 1e-9 {
+		t.Errorf("attainment %v spill share %v per hour %v", s.SLOAttainment, res.Estimate.SpillShare, res.Estimate.CostPerHourUSD)
+	}
+	if len(res.Spilled[0]) != 1 || res.Spilled[0][0].At != 10_000 {
+		t.Errorf("spilled requests %v", res.Spilled[0])
+	}
+}
+
+func TestScaledInstancesServeOnlyWhileUp(t *testing.T) {
+	// instance 1 serves [0, 100 ms); instance 2 is launched at 50 ms and serves from 90 ms on. Requests at 10 and
+	// 20 find only the first; at 95 and 96 both are up and the turn goes on: the third request of the group to
+	// the first, the fourth to the second. The one at 150 finds only the second.
+	sv := service(1000, reqs(10, 8, 20, 8, 95, 8, 96, 8, 150, 8))
+	a, b := cpu(1, 0, flat{1, 0}), cpu(1, 0, flat{1, 0})
+	a.Instance, b.Instance = 1, 2
+	f := &Fleet{Services: []Service{sv}, Workers: []Worker{a, b}, SpanUs: 3_600_000_000,
+		Instances: []Instance{{USDPerHour: 3.6, Launch: 0, Ready: 0, Stop: 100_000}, {USDPerHour: 3.6, Launch: 50_000, Ready: 90_000, Stop: math.MaxInt64}}}
+	res := run(t, f)
+	if res.Workers[0].Requests != 3 || res.Workers[1].Requests != 2 {
+		t.Fatalf("requests %d and %d, want 3 and 2", res.Workers[0].Requests, res.Workers[1].Requests)
+	}
+	// the first bills its 60-second minimum ($0.06), the second from 50 ms to the end of the hour
+	want := 3.6/60 + math.Ceil(3600-0.05)*3.6/3600
+	if math.Abs(res.Estimate.CostUSD-want) > 1e-9 || res.Estimate.InstanceHours != math.Round((60+3600)/3600.0*1e6)/1e6 {
+		t.Errorf("cost %v (want %v), instance-hours %v", res.Estimate.CostUSD, want, res.Estimate.InstanceHours)
+	}
+	// a request when no instance is up is never served: it misses the SLO (the second now serves from 120 ms)
+	f.Instances[1].Ready = 120_000
+	f.Services[0].Requests = reqs(10, 8, 110, 8)
+	res = run(t, f)
+	if s := res.Estimate.Services[0]; s.Requests != 2 || s.SLOAttainment != 0.5 || !math.IsInf(s.LatencyP99Ms, 1) {
+		t.Errorf("with a gap in service: %+v", s)
 	}
 }
