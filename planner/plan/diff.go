@@ -41,8 +41,8 @@ type Summary struct {
 	Instances      int     `json:"instances,omitempty"`
 	// MinInstances is a scaled fleet's fewest instances at once (0 for a static fleet).
 	MinInstances int `json:"min_instances,omitempty"`
-	Services       int     `json:"services,omitempty"`
-	ServicesMet    int     `json:"services_met,omitempty"`
+	Services     int `json:"services,omitempty"`
+	ServicesMet  int `json:"services_met,omitempty"`
 	// PerService is each cluster service's attainment and tail.
 	PerService []ServiceSummary `json:"per_service,omitempty"`
 }
