@@ -70,6 +70,55 @@ func (b *Builtin) Run(ctx context.Context, batch, size int) (Sample, error) {
 	return Sample{LatencyMs: float64(elapsed.Nanoseconds()) / 1e6}, nil
 }
 
+// Infer runs real inputs: each row padded to pad with token 0 and masked, token ids taken modulo the vocabulary
+// (the weights are random, so any id stands for a token), and answers each row's first-token hidden state.
+func (b *Builtin) Infer(ctx context.Context, ids [][]int64, pad int) ([][]float32, float64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	cfg := b.model.Config()
+	if pad > cfg.MaxPos {
+		return nil, 0, fmt.Errorf("size %d is above the model's %d positions", pad, cfg.MaxPos)
+	}
+	seqs := make([][]int32, len(ids))
+	lengths := make([]int, len(ids))
+	for i, row := range ids {
+		if len(row) < 1 || len(row) > pad {
+			return nil, 0, fmt.Errorf("input %d has %d tokens, outside 1–%d", i, len(row), pad)
+		}
+		seqs[i] = make([]int32, pad)
+		lengths[i] = len(row)
+		for p, v := range row {
+			if v < 0 {
+				return nil, 0, fmt.Errorf("input %d, token %d: %d is not a token id", i, p, v)
+			}
+			seqs[i][p] = int32(v % int64(cfg.Vocab))
+		}
+	}
+	var (
+		hidden  []float32
+		elapsed time.Duration
+		err     error
+	)
+	encoder.WithThreads(b.threads, func() {
+		start := time.Now()
+		hidden, err = b.model.ForwardMasked(seqs, lengths, b.threads)
+		elapsed = time.Since(start)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([][]float32, len(seqs))
+	for i := range out {
+		row := i * pad * cfg.Hidden // the first token of sequence i
+		out[i] = hidden[row : row+cfg.Hidden : row+cfg.Hidden]
+	}
+	return out, float64(elapsed.Nanoseconds()) / 1e6, nil
+}
+
+// MaxSize is the longest input the model takes.
+func (b *Builtin) MaxSize() int { return b.model.Config().MaxPos }
+
 // Close releases nothing: the model is garbage-collected.
 func (b *Builtin) Close() error { return nil }
 

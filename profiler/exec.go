@@ -26,6 +26,16 @@ import (
 //	harness → {"latency_ms": 4.21}                                        or {"error": "…"}
 //	inferplan → {"batch": 8, "size": 128, "repeat_for_s": 6, "start_at_unix_ms": 1732364400000}
 //	harness → {"latencies_ms": [4.2, 4.3, …]}                             back-to-back runs from the start time
+//	inferplan → {"batch": 2, "size": 6, "input_ids": [[101, 7592, 102], [101, 2088, 2003, 2307, 999, 102]]}
+//	harness → {"latency_ms": 1.93, "outputs": [[0.12, -0.4, …], [0.08, 0.31, …]]}
+//
+// The last pair serves real requests (`inferplan workers`): input_ids holds one row per request, its token ids
+// unpadded (1 to size of them); the harness pads every row to size with token 0, masks the padding (an attention
+// mask, so a row's answer does not depend on its batch) and answers one output row per input, every row of one
+// width — for the encoders here, the first token's final hidden state. The ready line's info may say "max_size",
+// the longest input the harness takes. A request without input_ids is the timing request above, so harnesses that
+// only time shapes keep working for profiles; one that answers input_ids without outputs cannot serve, and
+// Exec.Infer says so.
 //
 // Closing stdin asks the harness to exit.
 
@@ -39,6 +49,7 @@ type HarnessInfo struct {
 	SizeUnit string  `json:"size_unit,omitempty"`
 	Source   string  `json:"source,omitempty"`
 	GPUIndex *int    `json:"gpu_index,omitempty"`
+	MaxSize  int     `json:"max_size,omitempty"` // the longest input it takes (0: it does not say)
 }
 
 // Request is a line inferplan sends.
@@ -47,6 +58,8 @@ type Request struct {
 	Size       int     `json:"size"`
 	RepeatForS float64 `json:"repeat_for_s,omitempty"`
 	StartAtMs  int64   `json:"start_at_unix_ms,omitempty"`
+	// InputIDs are the requests of a batch to serve, one row of token ids each (unpadded, at most Size long).
+	InputIDs [][]int64 `json:"input_ids,omitempty"`
 }
 
 // Reply is a line a harness sends.
@@ -55,6 +68,7 @@ type Reply struct {
 	Info        *HarnessInfo `json:"info,omitempty"`
 	LatencyMs   *float64     `json:"latency_ms,omitempty"`
 	LatenciesMs []float64    `json:"latencies_ms,omitempty"`
+	Outputs     [][]float32  `json:"outputs,omitempty"` // one row per input of a request with input_ids
 	Error       string       `json:"error,omitempty"`
 }
 
@@ -67,6 +81,9 @@ type Exec struct {
 	info    HarnessInfo
 	stderr  *tailBuffer
 	mu      sync.Mutex
+	// stuck is set when a request got no reply in time (or its caller gave up): a late reply would be read as
+	// the next request's, so the harness takes no more requests.
+	stuck   error
 	done    chan struct{}
 	waitErr error
 }
@@ -150,11 +167,25 @@ func (e *Exec) read(ctx context.Context, timeout time.Duration) (Reply, error) {
 func (e *Exec) send(ctx context.Context, req Request, timeout time.Duration) (Reply, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	data, _ := json.Marshal(req)
+	if e.stuck != nil {
+		return Reply{}, e.stuck
+	}
+	data, err := json.Marshal(req)
+	if err != nil {
+		return Reply{}, err
+	}
 	if _, err := e.stdin.Write(append(data, '\n')); err != nil {
 		return Reply{}, fmt.Errorf("harness stdin: %w", err)
 	}
-	return e.read(ctx, timeout)
+	rep, err := e.read(ctx, timeout)
+	if err != nil && rep.Error == "" {
+		select {
+		case <-e.done: // it exited: nothing more will come anyway
+		default:
+			e.stuck = fmt.Errorf("harness %q is out of step: an earlier request got no reply (%v), and a late one would answer the wrong request", e.cmdline, err)
+		}
+	}
+	return rep, err
 }
 
 // Info describes the harness's runs.
@@ -193,6 +224,54 @@ func (e *Exec) RunFor(ctx context.Context, batch, size int, window time.Duration
 		return nil, errors.New("harness reply has no latencies_ms")
 	}
 	return rep.LatenciesMs, nil
+}
+
+// Infer serves one batch: ids holds each request's token ids (1 to pad of them), and the harness answers one
+// output row per request, all of one width, and the batch's latency. A harness that answers without outputs
+// speaks only the timing part of the protocol; that is an error here. After a reply that does not come within
+// timeout (or a ctx that ends first) the harness takes no more requests: stop it.
+func (e *Exec) Infer(ctx context.Context, ids [][]int64, pad int, timeout time.Duration) ([][]float32, float64, error) {
+	if len(ids) == 0 {
+		return nil, 0, errors.New("harness: an empty batch")
+	}
+	rep, err := e.send(ctx, Request{Batch: len(ids), Size: pad, InputIDs: ids}, timeout)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(rep.Outputs) == 0 {
+		return nil, 0, fmt.Errorf("harness %q answered a batch of input_ids without \"outputs\": it only times shapes and cannot serve requests (profiler/exec.go describes the protocol)", e.cmdline)
+	}
+	if len(rep.Outputs) != len(ids) {
+		return nil, 0, fmt.Errorf("harness %q answered %d output rows for %d inputs", e.cmdline, len(rep.Outputs), len(ids))
+	}
+	w := len(rep.Outputs[0])
+	for i, row := range rep.Outputs {
+		if len(row) == 0 || len(row) != w {
+			return nil, 0, fmt.Errorf("harness %q: output row %d has %d values, row 0 has %d (want one width, above 0)", e.cmdline, i, len(row), w)
+		}
+	}
+	lat := 0.0
+	if rep.LatencyMs != nil {
+		lat = *rep.LatencyMs
+	}
+	return rep.Outputs, lat, nil
+}
+
+// Exited is closed when the harness process has exited.
+func (e *Exec) Exited() <-chan struct{} { return e.done }
+
+// ExitError says how the harness exited and its last words on stderr; call it once Exited is closed.
+func (e *Exec) ExitError() error {
+	select {
+	case <-e.done:
+	default:
+		return nil
+	}
+	status := "exit status 0"
+	if e.waitErr != nil {
+		status = e.waitErr.Error()
+	}
+	return fmt.Errorf("harness %q exited (%s); its last words: %s", e.cmdline, status, e.stderr.String())
 }
 
 // Close asks the harness to exit (closing its stdin) and stops its process group if it has not within 3 s.

@@ -37,12 +37,23 @@ func runTestHarness(mode string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := ServeHarness(context.Background(), os.Stdin, os.Stdout, b); err != nil {
+	var t Target = b
+	if mode == "timing-only" {
+		t = timingOnly{b} // a harness from before the protocol served inputs
+	}
+	if err := ServeHarness(context.Background(), os.Stdin, os.Stdout, t); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return 0
 }
+
+// timingOnly hides the built-in model's Infer: a target that only times shapes.
+type timingOnly struct{ b *Builtin }
+
+func (t timingOnly) Info() Info                                        { return t.b.Info() }
+func (t timingOnly) Run(ctx context.Context, n, s int) (Sample, error) { return t.b.Run(ctx, n, s) }
+func (t timingOnly) Close() error                                      { return nil }
 
 func harnessCmd(mode string) string {
 	return fmt.Sprintf("INFERPLAN_TEST_HARNESS=%s %s", mode, os.Args[0])
@@ -73,6 +84,80 @@ func TestExecHarnessEndToEnd(t *testing.T) {
 	lat, err := e.RunFor(context.Background(), 1, 8, 300*time.Millisecond, time.Now().Add(100*time.Millisecond))
 	if err != nil || len(lat) < 2 {
 		t.Fatalf("RunFor: %d latencies, %v", len(lat), err)
+	}
+}
+
+// TestExecHarnessServesInputs sends real batches through the exec protocol: every input gets its own row of the
+// model's width, and a row does not depend on the batch it was padded into (the harness masks the padding).
+func TestExecHarnessServesInputs(t *testing.T) {
+	e, err := StartExec(context.Background(), harnessCmd("builtin"), nil, time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if got := e.HarnessInfo().MaxSize; got != 512 { // bert-tiny's positions (profiler/encoder)
+		t.Errorf("ready line max_size %d, want 512", got)
+	}
+	alone, ms, err := e.Infer(context.Background(), [][]int64{{101, 7592, 102}}, 3, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(alone) != 1 || len(alone[0]) != 128 || !(ms > 0) { // bert-tiny's hidden size
+		t.Fatalf("alone: %d rows of %d, %v ms", len(alone), len(alone[0]), ms)
+	}
+	batch, _, err := e.Infer(context.Background(), [][]int64{{101, 2088, 2003, 2307, 999, 102}, {101, 7592, 102}}, 8, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(batch) != 2 || len(batch[1]) != 128 {
+		t.Fatalf("batch: %d rows", len(batch))
+	}
+	for j := range alone[0] {
+		if d := alone[0][j] - batch[1][j]; d > 1e-4 || d < -1e-4 {
+			t.Fatalf("value %d: %v alone, %v padded to 8 in a batch", j, alone[0][j], batch[1][j])
+		}
+	}
+	// an input longer than the batch's size is the harness's error, and the harness stays in step
+	if _, _, err := e.Infer(context.Background(), [][]int64{{1, 2, 3}}, 2, time.Minute); err == nil || !strings.Contains(err.Error(), "outside 1–2") {
+		t.Errorf("row above size: %v", err)
+	}
+	if _, err := e.Run(context.Background(), 1, 8); err != nil {
+		t.Errorf("a timing request after a served one: %v", err)
+	}
+
+	old, err := StartExec(context.Background(), harnessCmd("timing-only"), nil, time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if _, _, err := old.Infer(context.Background(), [][]int64{{1, 2}}, 2, time.Minute); err == nil || !strings.Contains(err.Error(), "cannot serve") {
+		t.Errorf("timing-only harness: %v", err)
+	}
+}
+
+// TestExecOutOfStepAfterATimeout: a reply that comes after its request timed out must not answer the next request.
+func TestExecOutOfStepAfterATimeout(t *testing.T) {
+	e, err := StartExec(context.Background(), harnessCmd("builtin"), nil, time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	// one input padded to 512 tokens takes milliseconds on bert-tiny, far longer than a microsecond
+	if _, _, err := e.Infer(context.Background(), [][]int64{{1}}, 512, time.Microsecond); err == nil {
+		t.Fatal("no timeout")
+	}
+	if _, err := e.Run(context.Background(), 1, 8); err == nil || !strings.Contains(err.Error(), "out of step") {
+		t.Errorf("after a timeout: %v", err)
+	}
+	select {
+	case <-e.Exited():
+		t.Error("exited before Close")
+	default:
+	}
+	e.Close()
+	<-e.Exited()
+	if err := e.ExitError(); err == nil || !strings.Contains(err.Error(), "exited") {
+		t.Errorf("exit error %v", err)
 	}
 }
 
@@ -132,13 +217,26 @@ func TestSweepTimeSliceAndMPS(t *testing.T) {
 	}
 }
 
-// TestTorchHarness runs profiler/harness/torch_encoder.py for real where PyTorch is installed (the GPU machines);
-// elsewhere it says why it is skipped.
-func TestTorchHarness(t *testing.T) {
-	if err := exec.Command("python3", "-c", "import torch").Run(); err != nil {
-		t.Skip("PyTorch is not installed here (python3 -c 'import torch' failed); the harness runs on GPU machines")
+// torchPython is a Python that imports torch: $INFERPLAN_PYTHON, python3 on PATH, or Debian's /usr/bin/python3
+// (where apt's python3-torch installs), else "".
+func torchPython() string {
+	for _, py := range []string{os.Getenv("INFERPLAN_PYTHON"), "python3", "/usr/bin/python3"} {
+		if py != "" && exec.Command(py, "-c", "import torch").Run() == nil {
+			return py
+		}
 	}
-	e, err := StartExec(context.Background(), "python3 harness/torch_encoder.py --model bert-tiny --dtype float32", nil, 5*time.Minute, os.Stderr)
+	return ""
+}
+
+// TestTorchHarness runs profiler/harness/torch_encoder.py for real where PyTorch is installed (the GPU machines;
+// on a CPU, apt-get install python3-torch): timings, then real inputs served with the padding masked. Elsewhere it
+// says why it is skipped.
+func TestTorchHarness(t *testing.T) {
+	py := torchPython()
+	if py == "" {
+		t.Skip("PyTorch is not installed here (import torch failed in $INFERPLAN_PYTHON, python3 and /usr/bin/python3); the harness runs on GPU machines")
+	}
+	e, err := StartExec(context.Background(), py+" harness/torch_encoder.py --model bert-tiny --dtype float32", nil, 5*time.Minute, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,4 +246,23 @@ func TestTorchHarness(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("torch harness on %s: %+v", e.Info().Hardware, ms)
+	if got := e.HarnessInfo().MaxSize; got != 512 {
+		t.Errorf("ready line max_size %d, want 512", got)
+	}
+	alone, _, err := e.Infer(context.Background(), [][]int64{{101, 7592, 102}}, 3, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, _, err := e.Infer(context.Background(), [][]int64{{101, 2088, 2003, 2307, 999, 102}, {101, 7592, 102}}, 6, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(alone[0]) != 128 || len(batch) != 2 || len(batch[1]) != 128 { // bert-tiny's hidden size
+		t.Fatalf("widths %d and %d×%d", len(alone[0]), len(batch), len(batch[1]))
+	}
+	for j := range alone[0] {
+		if d := alone[0][j] - batch[1][j]; d > 1e-4 || d < -1e-4 {
+			t.Fatalf("value %d: %v alone, %v padded in a batch: the padding is not masked", j, alone[0][j], batch[1][j])
+		}
+	}
 }

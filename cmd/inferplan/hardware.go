@@ -72,9 +72,12 @@ func newHarnessCmd(io *ioStreams) *cobra.Command {
 		Long: `harness runs the built-in encoder as an exec harness: it prints a ready line, then answers JSON
 requests on stdin ({"batch": N, "size": S}) with {"latency_ms": T} on stdout. 'inferplan profile
 --target exec:"inferplan harness"' measures it through the same protocol your own harness speaks,
-and sharing sweeps (--colocate) start several copies of it.`,
+and sharing sweeps (--colocate) start several copies of it. It serves real inputs too:
+{"batch": N, "size": S, "input_ids": [[…], …]} gets {"latency_ms": T, "outputs": [[…], …]}, each
+input's first-token hidden state ('inferplan workers --harness "inferplan harness"').`,
 		Example: `  inferplan profile --target exec:"inferplan harness --model bert-tiny" --colocate 1,2 -o p.json
-  echo '{"batch": 2, "size": 16}' | inferplan harness --model bert-tiny`,
+  echo '{"batch": 2, "size": 16}' | inferplan harness --model bert-tiny
+  echo '{"batch": 1, "size": 3, "input_ids": [[101, 7592, 102]]}' | inferplan harness --model bert-tiny`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cpu, err := hw.ReadCPU(procRoot)
