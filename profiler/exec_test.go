@@ -217,6 +217,82 @@ func TestSweepTimeSliceAndMPS(t *testing.T) {
 	}
 }
 
+// fakeMPSControl writes a stand-in nvidia-cuda-mps-control into dir that appends each call (arguments, pipe and
+// log folders, what came on stdin) to record. With -d it forks a "daemon" (a subshell, so it keeps the tool's
+// command name and environment) that runs until quit arrives — or for ever, when ignoreQuit.
+func fakeMPSControl(t *testing.T, dir, record string, ignoreQuit bool) string {
+	t.Helper()
+	quit := `[ "$line" = quit ] && touch "$CUDA_MPS_PIPE_DIRECTORY/quit"`
+	if ignoreQuit {
+		quit = ":"
+	}
+	script := fmt.Sprintf(`#!/bin/sh
+if [ "$1" = -d ]; then
+  echo "-d pipe=$CUDA_MPS_PIPE_DIRECTORY log=$CUDA_MPS_LOG_DIRECTORY" >> %[1]s
+  ( while [ ! -e "$CUDA_MPS_PIPE_DIRECTORY/quit" ]; do sleep 0.02; done ) </dev/null >/dev/null 2>&1 &
+  exit 0
+fi
+read -r line
+echo "$* pipe=$CUDA_MPS_PIPE_DIRECTORY stdin=$line" >> %[1]s
+%[2]s
+`, record, quit)
+	path := filepath.Join(dir, "nvidia-cuda-mps-control")
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestMPSDaemonLeavesNothingBehind starts an MPS daemon (a stand-in that forks and runs until quit) in a private
+// folder, and checks Stop sends quit with the same pipe folder, waits for the daemon to go and removes the folder;
+// a daemon that ignores quit is killed and reported.
+func TestMPSDaemonLeavesNothingBehind(t *testing.T) {
+	dir := t.TempDir()
+	record := filepath.Join(dir, "calls")
+	control := fakeMPSControl(t, dir, record, false)
+	d, err := StartMPSIn(control, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(d.PipeDir(), filepath.Join(dir, "inferplan-mps-")) {
+		t.Errorf("pipe folder %s is not a private folder under %s", d.PipeDir(), dir)
+	}
+	if pids := d.Processes(); len(pids) != 1 {
+		t.Fatalf("daemon processes %v, want the one it forked", pids)
+	}
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if pids := d.Processes(); len(pids) != 0 {
+		t.Errorf("processes left after Stop: %v", pids)
+	}
+	if _, err := os.Stat(d.PipeDir()); !os.IsNotExist(err) {
+		t.Errorf("pipe folder still there: %v", err)
+	}
+	calls, _ := os.ReadFile(record)
+	want := fmt.Sprintf("-d pipe=%[1]s log=%[2]s\n pipe=%[1]s stdin=quit\n", d.PipeDir(), filepath.Join(filepath.Dir(d.PipeDir()), "log"))
+	if string(calls) != want {
+		t.Errorf("control calls:\n%s\nwant\n%s", calls, want)
+	}
+
+	stubborn := t.TempDir()
+	d, err = StartMPSIn(fakeMPSControl(t, stubborn, filepath.Join(stubborn, "calls"), true), stubborn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.QuitWait = 200 * time.Millisecond
+	if err := d.Stop(); err == nil || !strings.Contains(err.Error(), "still ran") {
+		t.Errorf("a daemon that ignores quit: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(d.Processes()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pids := d.Processes(); len(pids) != 0 {
+		t.Errorf("the stubborn daemon survived: %v", pids)
+	}
+}
+
 // torchPython is a Python that imports torch: $INFERPLAN_PYTHON, python3 on PATH, or Debian's /usr/bin/python3
 // (where apt's python3-torch installs), else "".
 func torchPython() string {

@@ -1,6 +1,7 @@
 package profiler
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/inferplan/inferplan/profiler/profile"
@@ -183,58 +186,155 @@ func maxOf(xs []float64) float64 {
 }
 
 // MPSDaemon is an MPS control daemon of our own, in its own pipe and log folders, so it neither needs nor
-// disturbs a daemon someone else runs; Stop always sends it quit.
+// disturbs a daemon someone else runs; Stop always sends it quit and checks that nothing of it is left.
 type MPSDaemon struct {
 	control string
 	dir     string
 	stderr  io.Writer
+	// QuitWait is how long Stop waits for the daemon and its servers to exit after quit (default 10 s).
+	QuitWait time.Duration
 }
 
 // StartMPS starts `nvidia-cuda-mps-control -d` with CUDA_MPS_PIPE_DIRECTORY and CUDA_MPS_LOG_DIRECTORY in a new
 // temporary folder.
 func StartMPS(control string, stderr io.Writer) (*MPSDaemon, error) {
+	return StartMPSIn(control, "", stderr)
+}
+
+// StartMPSIn is StartMPS with the daemon's private folder made under parent ("" for the system's temporary
+// folder): parent/inferplan-mps-*/pipe and …/log. control is looked up on PATH (default nvidia-cuda-mps-control).
+func StartMPSIn(control, parent string, stderr io.Writer) (*MPSDaemon, error) {
 	if control == "" {
 		control = "nvidia-cuda-mps-control"
 	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
 	path, err := exec.LookPath(control)
 	if err != nil {
-		return nil, fmt.Errorf("MPS: %s not found: MPS sweeps need the NVIDIA driver's MPS control daemon", control)
+		return nil, fmt.Errorf("MPS: %s not found on PATH: an MPS split needs the NVIDIA driver's MPS control daemon", control)
 	}
-	dir, err := os.MkdirTemp("", "inferplan-mps-")
+	dir, err := os.MkdirTemp(parent, "inferplan-mps-")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("MPS: %w", err)
 	}
 	d := &MPSDaemon{control: path, dir: dir, stderr: stderr}
 	for _, sub := range []string{"pipe", "log"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
-			return nil, err
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("MPS: %w", err)
 		}
 	}
-	cmd := exec.Command(path, "-d")
-	cmd.Env = append(os.Environ(), d.Env()...)
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if err := cmd.Run(); err != nil {
+	if err := d.runControl("-d", ""); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("MPS: start control daemon: %w", err)
 	}
 	return d, nil
 }
 
-// Env is the environment that points CUDA processes (and the control tool) at this daemon.
-func (d *MPSDaemon) Env() []string {
-	return []string{"CUDA_MPS_PIPE_DIRECTORY=" + filepath.Join(d.dir, "pipe"), "CUDA_MPS_LOG_DIRECTORY=" + filepath.Join(d.dir, "log")}
-}
-
-// Stop sends quit to the control daemon and removes its folders.
-func (d *MPSDaemon) Stop() error {
-	cmd := exec.Command(d.control)
+// control_ runs the control tool once with the daemon's environment. Its output goes to a file, not a pipe: the
+// daemon it forks keeps the tool's stdout open, and a pipe would never reach its end.
+func (d *MPSDaemon) runControl(arg, stdin string) error {
+	var args []string
+	if arg != "" {
+		args = []string{arg}
+	}
+	cmd := exec.Command(d.control, args...)
 	cmd.Env = append(os.Environ(), d.Env()...)
-	cmd.Stdin = strings.NewReader("quit\n")
-	cmd.Stdout, cmd.Stderr = d.stderr, d.stderr
-	err := cmd.Run()
-	os.RemoveAll(d.dir)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := os.CreateTemp(d.dir, "control-*.out")
 	if err != nil {
-		return fmt.Errorf("MPS: quit control daemon: %w", err)
+		return err
+	}
+	defer os.Remove(out.Name())
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	runErr := cmd.Run()
+	said, _ := os.ReadFile(out.Name())
+	_, _ = d.stderr.Write(said)
+	if runErr != nil {
+		if msg := strings.TrimSpace(string(said)); msg != "" {
+			return fmt.Errorf("%s %s: %w: %s", d.control, strings.Join(args, " "), runErr, msg)
+		}
+		return fmt.Errorf("%s %s: %w", d.control, strings.Join(args, " "), runErr)
 	}
 	return nil
+}
+
+// Env is the environment that points CUDA processes (and the control tool) at this daemon.
+func (d *MPSDaemon) Env() []string {
+	return []string{"CUDA_MPS_PIPE_DIRECTORY=" + d.PipeDir(), "CUDA_MPS_LOG_DIRECTORY=" + filepath.Join(d.dir, "log")}
+}
+
+// PipeDir is the daemon's pipe folder.
+func (d *MPSDaemon) PipeDir() string { return filepath.Join(d.dir, "pipe") }
+
+// Stop sends quit to the control daemon, waits until no process of it (control daemon or MPS server) is left,
+// killing any still there after QuitWait, and removes its folders. It reports a failed quit and any process it
+// had to kill.
+func (d *MPSDaemon) Stop() error {
+	err := d.runControl("", "quit\n")
+	if err != nil {
+		err = fmt.Errorf("MPS: quit control daemon: %w", err)
+	}
+	wait := d.QuitWait
+	if wait <= 0 {
+		wait = 10 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	left := d.Processes()
+	for len(left) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		left = d.Processes()
+	}
+	if len(left) > 0 {
+		for _, pid := range left {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		err = errors.Join(err, fmt.Errorf("MPS: %d process(es) of the daemon in %s still ran %v after quit (pid %v); killed them", len(left), d.PipeDir(), wait, left))
+	}
+	os.RemoveAll(d.dir)
+	return err
+}
+
+// Processes lists the running processes of this daemon: those of the MPS control tool or server (by command
+// name) whose environment points at this daemon's pipe folder. It reads /proc, so it sees only this user's
+// processes unless run as root — the daemon is ours, so that is enough.
+func (d *MPSDaemon) Processes() []int {
+	want := []byte("\x00CUDA_MPS_PIPE_DIRECTORY=" + d.PipeDir() + "\x00")
+	tool := filepath.Base(d.control)
+	if len(tool) > 15 { // the kernel keeps 15 bytes of a command name
+		tool = tool[:15]
+	}
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if err != nil {
+			continue
+		}
+		name := strings.TrimSpace(string(comm))
+		if name != tool && !strings.HasPrefix(name, "nvidia-cuda-mps") {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil || !bytes.Contains(append(append([]byte{0}, env...), 0), want) {
+			continue
+		}
+		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && zombie(st) {
+			continue
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// zombie reports whether a /proc/PID/stat line is a process that has exited and waits to be reaped.
+func zombie(stat []byte) bool {
+	i := bytes.LastIndexByte(stat, ')')
+	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
 }
