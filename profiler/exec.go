@@ -91,8 +91,13 @@ type Exec struct {
 // StartExec starts a harness and waits (up to ready) for its ready line. env is added to the process
 // environment (the MPS variables of a sharing sweep, say).
 func StartExec(ctx context.Context, cmdline string, env []string, ready time.Duration, stderr io.Writer) (*Exec, error) {
+	return StartExecEnv(ctx, cmdline, append(os.Environ(), env...), ready, stderr)
+}
+
+// StartExecEnv is StartExec with the harness's whole environment given (nothing inherited).
+func StartExecEnv(ctx context.Context, cmdline string, env []string, ready time.Duration, stderr io.Writer) (*Exec, error) {
 	cmd := exec.Command("sh", "-c", cmdline)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own process group: Close stops the whole harness
 	tail := &tailBuffer{max: 4096, out: stderr}
 	cmd.Stderr = tail
@@ -255,6 +260,16 @@ func (e *Exec) Infer(ctx context.Context, ids [][]int64, pad int, timeout time.D
 		lat = *rep.LatencyMs
 	}
 	return rep.Outputs, lat, nil
+}
+
+// Broken says why the harness can take no more requests — it exited, or a reply did not come in time — or nil.
+func (e *Exec) Broken() error {
+	if err := e.ExitError(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stuck
 }
 
 // Exited is closed when the harness process has exited.
