@@ -94,11 +94,11 @@ func shortDir(t *testing.T) string {
 	return d
 }
 
-// TestGPUHostWithStandIns runs the GPU plan's host with a harness on a machine that has stand-ins for the NVIDIA
-// tools: the MPS daemon starts in a private pipe folder, each harness gets its GPU's environment (MPS workers the
-// daemon's folders and their thread percentage, MIG workers their device, the others neither, whatever this
-// process inherited), and the stop sends quit with the same folder and leaves no daemon and no folder behind.
-func TestGPUHostWithStandIns(t *testing.T) {
+// TestWorkersOnAGPUHostWithStandIns runs the GPU plan's host with a harness on a machine that has stand-ins for the
+// NVIDIA tools: the MPS daemon starts in a private pipe folder, each harness gets its GPU's environment (MPS workers
+// the daemon's folders and their thread percentage, MIG workers their device, the others neither, whatever this process
+// inherited), and the stop sends quit with the same folder and leaves no daemon and no folder behind.
+func TestWorkersOnAGPUHostWithStandIns(t *testing.T) {
 	record := fakeTools(t, a100s)
 	t.Setenv("CUDA_MPS_PIPE_DIRECTORY", "/var/run/someone-elses-mps") // must not leak to the workers
 	envDir := t.TempDir()
@@ -181,9 +181,9 @@ func TestGPUHostWithStandIns(t *testing.T) {
 	}
 }
 
-// TestMIGSlicesMissing: without the MIG devices the plan needs, nothing starts, and the error says what an
+// TestWorkersWithoutTheirMIGSlices: without the MIG devices the plan needs, nothing starts, and the error says what an
 // operator would run.
-func TestMIGSlicesMissing(t *testing.T) {
+func TestWorkersWithoutTheirMIGSlices(t *testing.T) {
 	record := fakeTools(t, `GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-0)
 GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-1)
   MIG 3g.20gb     Device  0: (UUID: MIG-5f1b2e3c-aaaa-5de3-91c7-45d71c87eb3f)
@@ -224,8 +224,8 @@ GPU 2: NVIDIA A100-SXM4-40GB (UUID: GPU-2)
 	}
 }
 
-// TestNoMPSControl: an MPS split with a harness needs the MPS control tool.
-func TestNoMPSControl(t *testing.T) {
+// TestWorkersWithoutMPSControl: an MPS split with a harness needs the MPS control tool.
+func TestWorkersWithoutMPSControl(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	var logs logBuffer
 	cfg := testConfig(gpuPlan(), "p0-0", &logs)
@@ -246,9 +246,9 @@ func TestNoMPSControl(t *testing.T) {
 	}
 }
 
-// TestGPUPlanOnACPUMachine: without a GPU and without a harness, a GPU host's workers run on the CPU with the
+// TestWorkersOfAGPUPlanOnACPUMachine: without a GPU and without a harness, a GPU host's workers run on the CPU with the
 // built-in model, and it says so; no MPS daemon, no MIG lookup.
-func TestGPUPlanOnACPUMachine(t *testing.T) {
+func TestWorkersOfAGPUPlanOnACPUMachine(t *testing.T) {
 	record := fakeTools(t, "")
 	var logs logBuffer
 	cfg := testConfig(gpuPlan(), "p0-0", &logs)
@@ -277,7 +277,7 @@ func TestGPUPlanOnACPUMachine(t *testing.T) {
 	}
 }
 
-func TestParseSMIList(t *testing.T) {
+func TestWorkersMIGDevicesFromNvidiaSMI(t *testing.T) {
 	got := parseSMIList(a100s + "  MIG 1g.5gb Device 2: (UUID: MIG-GPU-1c8f1d2a-0000-0000-0000-000000000000/7/0)\n")
 	want := []migDevice{{1, "3g.20gb", "MIG-5f1b2e3c-aaaa-5de3-91c7-45d71c87eb3f"}, {1, "3g.20gb", "MIG-6a2c3f4d-bbbb-5b7e-b2bd-b2e0ac2f5b6b"},
 		{3, "1g.5gb", "MIG-GPU-1c8f1d2a-0000-0000-0000-000000000000/7/0"}} // the older driver's form, under the GPU above it
@@ -294,7 +294,7 @@ func TestParseSMIList(t *testing.T) {
 	}
 }
 
-func TestPrefixWriterKeepsLinesWhole(t *testing.T) {
+func TestWorkersHarnessLogLinesStayWhole(t *testing.T) {
 	var logs logBuffer
 	var mu sync.Mutex
 	a := &prefixWriter{mu: &mu, out: &logs, prefix: []byte("[a] ")}

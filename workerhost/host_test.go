@@ -165,11 +165,11 @@ func batch(rows ...[]int64) *dispatch.Batch {
 	return &dispatch.Batch{Inputs: rows, PadTo: pad}
 }
 
-// TestCPUHostServesThroughUpstream runs both hosts of a two-service CPU plan with the built-in model, and sends
-// batches through dispatch.Upstream — what `serve` sends — to every worker: each answers one row per input, of the
-// model's width, the same row whatever the batch it was padded into. The mappings cover the plan, and the hosts
+// TestWorkersOnACPUHostServeThroughUpstream runs both hosts of a two-service CPU plan with the built-in model, and
+// sends batches through dispatch.Upstream — what `serve` sends — to every worker: each answers one row per input, of
+// the model's width, the same row whatever the batch it was padded into. The mappings cover the plan, and the hosts
 // drain and stop cleanly.
-func TestCPUHostServesThroughUpstream(t *testing.T) {
+func TestWorkersOnACPUHostServeThroughUpstream(t *testing.T) {
 	p := readPlan(t, "testdata/cpu-two-services.json")
 	var logs logBuffer
 	var maps []*fleet.Mapping
@@ -274,9 +274,9 @@ func post(url, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// TestInferRequests checks the v2 requests a worker takes and refuses, through a stand-in harness whose rows
+// TestWorkersInferRequests checks the v2 requests a worker takes and refuses, through a stand-in harness whose rows
 // show what it was given: [real tokens, sum of ids, first id].
-func TestInferRequests(t *testing.T) {
+func TestWorkersInferRequests(t *testing.T) {
 	p := readPlan(t, "testdata/cpu-two-services.json")
 	var logs logBuffer
 	cfg := testConfig(p, "p0-0", &logs)
@@ -314,9 +314,9 @@ func TestInferRequests(t *testing.T) {
 	}
 }
 
-// TestDrainAnswersEveryBatchTaken stops a host while a slow worker has batches running and queued: every batch it
-// took is answered, one beyond its queue is refused with 503, and after the stop its port is closed.
-func TestDrainAnswersEveryBatchTaken(t *testing.T) {
+// TestWorkersDrainAnswersEveryBatchTaken stops a host while a slow worker has batches running and queued: every batch
+// it took is answered, one beyond its queue is refused with 503, and after the stop its port is closed.
+func TestWorkersDrainAnswersEveryBatchTaken(t *testing.T) {
 	p := readPlan(t, "testdata/cpu-two-services.json")
 	var logs logBuffer
 	cfg := testConfig(p, "p0-0", &logs)
@@ -350,9 +350,9 @@ func TestDrainAnswersEveryBatchTaken(t *testing.T) {
 	}
 }
 
-// TestHarnessThatDiesAnswers502: a worker whose harness exits answers 502 with the harness's last words, its
+// TestWorkersHarnessThatDiesAnswers502: a worker whose harness exits answers 502 with the harness's last words, its
 // health checks turn 503, and a host with no worker left reports it has failed.
-func TestHarnessThatDiesAnswers502(t *testing.T) {
+func TestWorkersHarnessThatDiesAnswers502(t *testing.T) {
 	p := readPlan(t, "testdata/cpu-two-services.json")
 	var logs logBuffer
 	cfg := testConfig(p, "p0-0", &logs)
@@ -386,9 +386,9 @@ func TestHarnessThatDiesAnswers502(t *testing.T) {
 	}
 }
 
-// TestStartFailuresLeaveNothing: a harness that cannot serve fails the start, and the workers started beside it
+// TestWorkersStartFailuresLeaveNothing: a harness that cannot serve fails the start, and the workers started beside it
 // are stopped.
-func TestStartFailuresLeaveNothing(t *testing.T) {
+func TestWorkersStartFailuresLeaveNothing(t *testing.T) {
 	p := readPlan(t, "testdata/cpu-two-services.json")
 	var logs logBuffer
 	cfg := testConfig(p, "p0-0", &logs)
@@ -409,9 +409,9 @@ func TestStartFailuresLeaveNothing(t *testing.T) {
 	}
 }
 
-// TestConfigErrors: every setting is checked before anything starts, and the error names the flag and what the
+// TestWorkersConfigErrors: every setting is checked before anything starts, and the error names the flag and what the
 // plan has instead.
-func TestConfigErrors(t *testing.T) {
+func TestWorkersConfigErrors(t *testing.T) {
 	cpu := readPlan(t, "testdata/cpu-two-services.json")
 	gpu := gpuPlan()
 	lambda := &plan.Plan{Version: 1, Platform: plan.PlatformLambda, Lambda: &plan.Lambda{}}
@@ -453,8 +453,8 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// TestFixedPortsCountUp: with a fixed port P the k-th worker started listens on P+k.
-func TestFixedPortsCountUp(t *testing.T) {
+// TestWorkersFixedPortsCountUp: with a fixed port P the k-th worker started listens on P+k.
+func TestWorkersFixedPortsCountUp(t *testing.T) {
 	p := readPlan(t, "testdata/cpu-two-services.json")
 	var logs logBuffer
 	for try := 0; try < 5; try++ {
@@ -498,9 +498,9 @@ func torchPython() string {
 	return ""
 }
 
-// TestTorchHarnessWorker serves a worker through profiler/harness/torch_encoder.py where PyTorch is installed
+// TestWorkersTorchHarness serves a worker through profiler/harness/torch_encoder.py where PyTorch is installed
 // (on a CPU here: apt-get install python3-torch), through dispatch.Upstream as serve would.
-func TestTorchHarnessWorker(t *testing.T) {
+func TestWorkersTorchHarness(t *testing.T) {
 	py := torchPython()
 	if py == "" {
 		t.Skip("PyTorch is not installed here (import torch failed in $INFERPLAN_PYTHON, python3 and /usr/bin/python3); the harness path is covered by the stand-in harness")

@@ -85,6 +85,7 @@ the trace. In CI it fails a build when a change makes serving more expensive.`,
 		newDiffCmd(io),
 		newReportCmd(io),
 		newServeCmd(io),
+		newWorkersCmd(io),
 		newReplayCmd(io),
 		newApplyCmd(io),
 	)
