@@ -341,7 +341,7 @@ func (h *Host) startRunners(ctx context.Context, needMPS bool) error {
 	var wg sync.WaitGroup
 	for i, fr := range h.fronts {
 		if cfg.Harness == "" {
-			runners[i] = &builtinRunner{b: h.builtin, name: cfg.BuiltinModel}
+			runners[i] = &builtinRunner{b: h.builtin}
 			continue
 		}
 		wg.Add(1)

@@ -29,8 +29,7 @@ type runner interface {
 // builtinRunner runs batches on the built-in encoder in this process (shared by the host's built-in workers:
 // each of them runs one batch at a time, and the pool has a goroutine for each).
 type builtinRunner struct {
-	b    *dispatch.Builtin
-	name string
+	b *dispatch.Builtin
 }
 
 func (r *builtinRunner) infer(ids [][]int64, pad int) ([][]float32, float64, error) {
