@@ -48,12 +48,12 @@ func gpuPlan() *plan.Plan {
 }
 
 // fakeTools puts stand-ins for nvidia-cuda-mps-control and nvidia-smi first on PATH. The MPS tool records each call
-// (arguments, pipe and log folders, stdin) in the returned file and, with -d, forks a "daemon" that runs until
-// quit arrives; nvidia-smi -L prints smiList.
-func fakeTools(t *testing.T, smiList string) string {
+// (arguments, pipe and log folders, stdin) in the first file returned and, with -d, forks a "daemon" that runs
+// until quit arrives; nvidia-smi records its arguments in the second and, with -L, prints smiList.
+func fakeTools(t *testing.T, smiList string) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
-	record := filepath.Join(dir, "mps-calls")
+	record, smiRecord := filepath.Join(dir, "mps-calls"), filepath.Join(dir, "smi-calls")
 	mps := fmt.Sprintf(`#!/bin/sh
 if [ "$1" = -d ]; then
   echo "-d pipe=$CUDA_MPS_PIPE_DIRECTORY log=$CUDA_MPS_LOG_DIRECTORY" >> %[1]s
@@ -65,14 +65,14 @@ echo "$* pipe=$CUDA_MPS_PIPE_DIRECTORY stdin=$line" >> %[1]s
 [ "$line" = quit ] && touch "$CUDA_MPS_PIPE_DIRECTORY/quit"
 exit 0
 `, record)
-	smi := "#!/bin/sh\n[ \"$1\" = -L ] || exit 9\ncat <<'EOF'\n" + smiList + "EOF\n"
+	smi := "#!/bin/sh\necho \"$*\" >> " + smiRecord + "\n[ \"$1\" = -L ] || exit 9\ncat <<'EOF'\n" + smiList + "EOF\n"
 	for name, script := range map[string]string{"nvidia-cuda-mps-control": mps, "nvidia-smi": smi} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	return record
+	return record, smiRecord
 }
 
 const a100s = `GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-0c8f1d2a-0000-0000-0000-000000000000)
@@ -99,7 +99,7 @@ func shortDir(t *testing.T) string {
 // the daemon's folders and their thread percentage, MIG workers their device, the others neither, whatever this process
 // inherited), and the stop sends quit with the same folder and leaves no daemon and no folder behind.
 func TestWorkersOnAGPUHostWithStandIns(t *testing.T) {
-	record := fakeTools(t, a100s)
+	record, _ := fakeTools(t, a100s)
 	t.Setenv("CUDA_MPS_PIPE_DIRECTORY", "/var/run/someone-elses-mps") // must not leak to the workers
 	envDir := t.TempDir()
 	t.Setenv("INFERPLAN_TEST_ENV_DIR", envDir)
@@ -184,7 +184,7 @@ func TestWorkersOnAGPUHostWithStandIns(t *testing.T) {
 // TestWorkersWithoutTheirMIGSlices: without the MIG devices the plan needs, nothing starts, and the error says what an
 // operator would run.
 func TestWorkersWithoutTheirMIGSlices(t *testing.T) {
-	record := fakeTools(t, `GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-0)
+	record, _ := fakeTools(t, `GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-0)
 GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-1)
   MIG 3g.20gb     Device  0: (UUID: MIG-5f1b2e3c-aaaa-5de3-91c7-45d71c87eb3f)
   MIG 1g.5gb      Device  1: (UUID: MIG-77777777-bbbb-5b7e-b2bd-b2e0ac2f5b6b)
@@ -249,7 +249,7 @@ func TestWorkersWithoutMPSControl(t *testing.T) {
 // TestWorkersOfAGPUPlanOnACPUMachine: without a GPU and without a harness, a GPU host's workers run on the CPU with the
 // built-in model, and it says so; no MPS daemon, no MIG lookup.
 func TestWorkersOfAGPUPlanOnACPUMachine(t *testing.T) {
-	record := fakeTools(t, "")
+	record, _ := fakeTools(t, "")
 	var logs logBuffer
 	cfg := testConfig(gpuPlan(), "p0-0", &logs)
 	h := startHost(t, cfg)
@@ -305,5 +305,80 @@ func TestWorkersHarnessLogLinesStayWhole(t *testing.T) {
 	b.Flush()
 	if got := logs.String(); got != "[b] two\n[a] one line\n[b] thr\n" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestWorkersInAnExternalGPUEnvironment: in a Kubernetes pod the NVIDIA device plugin gives each worker's container
+// its GPU share and runs the MPS daemon, so workers starts no daemon, looks up no MIG device, sets no
+// CUDA_VISIBLE_DEVICES and keeps the MPS settings the pod has; an MPS worker gets the plan's thread percentage
+// only when the pod sets none; and --only may start one worker of an MPS-split GPU.
+func TestWorkersInAnExternalGPUEnvironment(t *testing.T) {
+	record, smiRecord := fakeTools(t, a100s)
+	t.Setenv("KUBERNETES_SERVICE_HOST", "10.100.0.1")
+	t.Setenv("CUDA_MPS_PIPE_DIRECTORY", "/tmp/nvidia-mps")
+	envDir := t.TempDir()
+	t.Setenv("INFERPLAN_TEST_ENV_DIR", envDir)
+	var logs logBuffer
+	cfg := testConfig(gpuPlan(), "p0-0", &logs)
+	cfg.GPUEnv, cfg.Harness, cfg.Only = GPUEnvAuto, standInCmd("echo"), []string{"gpu0/w1", "gpu1/w0"}
+	cfg.Tools.GPUs = func() (int, string) { return 1, "" } // the container sees only its own GPU
+	h := startHost(t, cfg)
+	if err := h.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"p0-0/gpu0/w1": {"CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=30", "CUDA_MPS_PIPE_DIRECTORY=/tmp/nvidia-mps", "INFERPLAN_BATCH_SIZE=8",
+			"INFERPLAN_MODEL=bert-large", "INFERPLAN_SERVICE=rerank", "INFERPLAN_WORKER_ID=p0-0/gpu0/w1"},
+		"p0-0/gpu1/w0": {"CUDA_MPS_PIPE_DIRECTORY=/tmp/nvidia-mps", "INFERPLAN_BATCH_SIZE=8", "INFERPLAN_MODEL=bert-base",
+			"INFERPLAN_SERVICE=embed", "INFERPLAN_WORKER_ID=p0-0/gpu1/w0"},
+	}
+	for id, env := range want {
+		data, err := os.ReadFile(filepath.Join(envDir, strings.ReplaceAll(id, "/", "_")+".env"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Split(strings.TrimSpace(string(data)), "\n"); !reflect.DeepEqual(got, env) {
+			t.Errorf("%s's harness environment:\n  %s\nwant\n  %s", id, strings.Join(got, "\n  "), strings.Join(env, "\n  "))
+		}
+	}
+	for _, rec := range []string{record, smiRecord} {
+		if calls, _ := os.ReadFile(rec); len(calls) > 0 {
+			t.Errorf("%s called: %s", filepath.Base(rec), calls)
+		}
+	}
+	if !strings.Contains(logs.String(), `GPU environment: external`) || !strings.Contains(logs.String(), "a Kubernetes pod") {
+		t.Errorf("log:\n%s", logs.String())
+	}
+
+	// a pod that sets the percentage keeps it (the device plugin's cap; the variable can only lower it)
+	t.Setenv("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", "50")
+	cfg.Only = []string{"gpu0/w1"}
+	h = startHost(t, cfg)
+	if err := h.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(envDir, "p0-0_gpu0_w1.env")); !strings.Contains(string(data), "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=50\n") {
+		t.Errorf("environment:\n%s", data)
+	}
+}
+
+func TestWorkersResolveGPUEnv(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	for _, tc := range []struct {
+		setting, nvidia string
+		external        bool
+	}{
+		{GPUEnvAuto, "", false}, {GPUEnvAuto, "all", false}, {GPUEnvAuto, "GPU-0c8f1d2a", true}, {GPUEnvAuto, "1", true},
+		{GPUEnvPlan, "1", false}, {GPUEnvExternal, "", true},
+	} {
+		t.Setenv("NVIDIA_VISIBLE_DEVICES", tc.nvidia)
+		if got, why := ResolveGPUEnv(tc.setting); got != tc.external {
+			t.Errorf("%s with NVIDIA_VISIBLE_DEVICES=%q: external %v (%s)", tc.setting, tc.nvidia, got, why)
+		}
+	}
+	t.Setenv("NVIDIA_VISIBLE_DEVICES", "")
+	t.Setenv("KUBERNETES_SERVICE_HOST", "10.100.0.1")
+	if got, _ := ResolveGPUEnv(GPUEnvAuto); !got {
+		t.Error("a Kubernetes pod is not external")
 	}
 }

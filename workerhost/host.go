@@ -47,7 +47,12 @@ type Config struct {
 	BuiltinModel string // default bert-tiny
 	Seed         uint64 // the built-in model's weights
 	// MPSDir is where the MPS daemon's private folder is made (default the system's temporary folder).
-	MPSDir       string
+	MPSDir string
+	// GPUEnv says who applies the plan's GPU shares: GPUEnvPlan (workers: CUDA_VISIBLE_DEVICES, its own MPS
+	// daemon, MIG devices), GPUEnvExternal (the environment already has: a Kubernetes device plugin, a container
+	// runtime's --gpus), or GPUEnvAuto (default: external in a Kubernetes pod or where NVIDIA_VISIBLE_DEVICES
+	// names particular devices, else plan).
+	GPUEnv       string
 	AuthToken    string        // bearer token every request but the health checks needs ("" = none)
 	MaxQueue     int           // batches that may wait for a busy worker (default 64); beyond, 503
 	MaxBody      int64         // largest request body (default 64 MiB)
@@ -65,6 +70,35 @@ type Tools struct {
 	NvidiaSMI  string // lists MIG devices with -L, looked up on PATH (default nvidia-smi)
 	// GPUs counts this machine's NVIDIA GPUs, or says why there are none (default DetectGPUs).
 	GPUs func() (int, string)
+}
+
+// Who applies the plan's GPU shares.
+const (
+	GPUEnvAuto     = "auto"
+	GPUEnvPlan     = "plan"
+	GPUEnvExternal = "external"
+)
+
+// ResolveGPUEnv says whether the GPU environment is external for a setting (auto, plan or external), and why, in
+// words: auto is external inside a Kubernetes pod (KUBERNETES_SERVICE_HOST is set: the NVIDIA device plugin gives
+// each container its GPU, MIG slice or MPS share, and runs the MPS daemon) or where NVIDIA_VISIBLE_DEVICES names
+// particular devices (a container runtime chose them, and numbers them from 0 inside).
+func ResolveGPUEnv(setting string) (bool, string) {
+	switch setting {
+	case GPUEnvPlan:
+		return false, "--gpu-env plan"
+	case GPUEnvExternal:
+		return true, "--gpu-env external"
+	}
+	if os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+		return true, "a Kubernetes pod: its device plugin gives each container its GPU share"
+	}
+	switch v := strings.TrimSpace(os.Getenv("NVIDIA_VISIBLE_DEVICES")); v {
+	case "", "all", "none", "void":
+	default:
+		return true, "NVIDIA_VISIBLE_DEVICES=" + v + ": the container runtime chose the GPUs"
+	}
+	return false, "not in a container that was given particular GPUs"
 }
 
 // ConfigError is a setting that cannot work, found before anything started; Flag names the setting.
@@ -105,6 +139,9 @@ func (c *Config) defaults() {
 	if c.Stderr == nil {
 		c.Stderr = io.Discard
 	}
+	if c.GPUEnv == "" {
+		c.GPUEnv = GPUEnvAuto
+	}
 	if c.Tools.MPSControl == "" {
 		c.Tools.MPSControl = "nvidia-cuda-mps-control"
 	}
@@ -137,6 +174,16 @@ func (c *Config) Check() error {
 	sel, err := Select(f, c.Host, c.Only)
 	if err != nil {
 		return err
+	}
+	switch c.GPUEnv {
+	case GPUEnvAuto, GPUEnvPlan, GPUEnvExternal:
+	default:
+		return configErr("gpu-env", "%q: want auto, plan or external", c.GPUEnv)
+	}
+	if external, _ := ResolveGPUEnv(c.GPUEnv); !external && c.Harness != "" {
+		if err := checkMPSSplit(f, c.Host, sel); err != nil {
+			return err
+		}
 	}
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {
@@ -206,6 +253,7 @@ type Host struct {
 	mps      *profiler.MPSDaemon
 	builtin  *dispatch.Builtin
 	mapping  *fleet.Mapping
+	external bool // the GPU environment is the process's own (see Config.GPUEnv)
 	stderrMu sync.Mutex
 
 	stopping chan struct{}
@@ -236,15 +284,23 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 	for _, i := range fh.Workers {
 		all = append(all, f.Workers[i])
 	}
+	external, why := ResolveGPUEnv(cfg.GPUEnv)
 	gpus := func() gpuInfo { n, why := cfg.Tools.GPUs(); return gpuInfo{n, why} }
-	workers, warnings, err := place(&cfg, f, all, sel, gpus, func() (string, error) { return listMIG(cfg.Tools.NvidiaSMI) })
+	workers, warnings, err := place(&cfg, f, all, sel, external, gpus, func() (string, error) { return listMIG(cfg.Tools.NvidiaSMI) })
 	if err != nil {
 		return nil, err
 	}
 	for _, w := range warnings {
 		cfg.Logger.Warn(w)
 	}
-	needMPS := cfg.Harness != "" && slices.ContainsFunc(workers, func(w *Worker) bool { return w.Sharing == plan.SharingMPS && !w.OnCPU })
+	if cfg.Harness != "" && slices.ContainsFunc(workers, func(w *Worker) bool { return w.GPU >= 0 }) {
+		if external {
+			cfg.Logger.Info("GPU environment: external, kept as this process inherits it (no MPS daemon, no MIG look-up, no CUDA_VISIBLE_DEVICES from the plan)", "why", why)
+		} else {
+			cfg.Logger.Info("GPU environment: the plan's, applied by workers", "why", why)
+		}
+	}
+	needMPS := cfg.Harness != "" && !external && slices.ContainsFunc(workers, func(w *Worker) bool { return w.Sharing == plan.SharingMPS && !w.OnCPU })
 	if needMPS {
 		parent := cfg.MPSDir
 		if parent == "" {
@@ -267,6 +323,7 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 		h.fronts = append(h.fronts, fr)
 		fr.serve()
 	}
+	h.external = external
 	if err := h.startRunners(ctx, needMPS); err != nil {
 		h.abort()
 		return nil, err
@@ -348,7 +405,7 @@ func (h *Host) startRunners(ctx context.Context, needMPS bool) error {
 		go func() {
 			defer wg.Done()
 			out := &prefixWriter{mu: &h.stderrMu, out: cfg.Stderr, prefix: []byte("[" + fr.w.ID + "] ")}
-			e, err := profiler.StartExecEnv(ctx, cfg.Harness, processEnv(fr.w, mpsEnv), cfg.ReadyTimeout, out)
+			e, err := profiler.StartExecEnv(ctx, cfg.Harness, processEnv(fr.w, mpsEnv, h.external), cfg.ReadyTimeout, out)
 			if err != nil {
 				out.Flush()
 				errs[i] = fmt.Errorf("worker %s: %w", fr.w.ID, err)
@@ -392,7 +449,7 @@ func (h *Host) startRunners(ctx context.Context, needMPS bool) error {
 		}
 		r := runners[i]
 		h.log.Info("worker ready", "worker", fr.w.ID, "service", fr.w.ServiceName, "url", fr.url, "backend", r.describe(),
-			"output_width", fr.width, "placement", placement(fr.w, cfg.Harness != ""))
+			"output_width", fr.width, "placement", placement(fr.w, cfg.Harness != "", h.external))
 		if ch := r.exited(); ch != nil {
 			go h.watch(fr, r)
 		}
@@ -401,8 +458,10 @@ func (h *Host) startRunners(ctx context.Context, needMPS bool) error {
 }
 
 // placement says in words where a worker runs.
-func placement(w *Worker, harness bool) string {
+func placement(w *Worker, harness, external bool) string {
 	switch {
+	case w.GPU >= 0 && harness && external:
+		return fmt.Sprintf("GPU %d of the plan (%s), as the environment gives it", w.GPU, w.Sharing)
 	case w.GPU < 0 && harness:
 		return "CPU (CUDA_VISIBLE_DEVICES empty)"
 	case w.GPU < 0:

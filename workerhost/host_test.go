@@ -143,7 +143,7 @@ func (l *logBuffer) String() string {
 }
 
 func testConfig(p *plan.Plan, host string, logs *logBuffer) Config {
-	return Config{Plan: p, PlanPath: "plan.json", Host: host, Logger: slog.New(slog.NewTextHandler(logs, nil)), Stderr: logs,
+	return Config{Plan: p, PlanPath: "plan.json", Host: host, GPUEnv: GPUEnvPlan, Logger: slog.New(slog.NewTextHandler(logs, nil)), Stderr: logs,
 		Tools: Tools{GPUs: func() (int, string) { return 0, "a test machine" }}}
 }
 
@@ -435,7 +435,8 @@ func TestWorkersConfigErrors(t *testing.T) {
 		{"unknown model", func(c *Config) { c.BuiltinModel = "gpt-9" }, "builtin-model", "bert-tiny"},
 		{"no MPS folder", func(c *Config) { c.MPSDir = "/no/such/dir" }, "mps-pipe-dir", "no such file"},
 		{"queue", func(c *Config) { c.MaxQueue = -1 }, "max-queue", "below 1"},
-		{"part of an MPS GPU", func(c *Config) { c.Plan, c.Only = gpu, []string{"gpu0/w0"} }, "only", "one MPS daemon serves all of a GPU's MPS workers"},
+		{"part of an MPS GPU", func(c *Config) { c.Plan, c.Only, c.Harness = gpu, []string{"gpu0/w0"}, "h" }, "only", "serves all of a GPU's MPS workers"},
+		{"bad GPU env", func(c *Config) { c.GPUEnv = "k8s" }, "gpu-env", "want auto, plan or external"},
 		{"GPU workers, a GPU, no harness", func(c *Config) {
 			c.Plan, c.Tools.GPUs = gpu, func() (int, string) { return 4, "" }
 		}, "harness", "this machine has 4 NVIDIA GPU(s): give --harness"},

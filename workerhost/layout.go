@@ -65,19 +65,26 @@ func Select(f *fleet.Fleet, host string, only []string) ([]fleet.Worker, error) 
 			out = append(out, f.Workers[i])
 		}
 	}
-	// one MPS daemon serves every MPS worker of a GPU: they must run in one process
+	return out, nil
+}
+
+// checkMPSSplit refuses a selection that starts some of an MPS-split GPU's workers but not all: the MPS daemon a
+// run starts serves all of a GPU's MPS workers, so they run in one process (unless the GPU environment is
+// external, where the device plugin's daemon serves each worker's own process).
+func checkMPSSplit(f *fleet.Fleet, host string, selected []fleet.Worker) error {
+	h, _ := f.Host(host)
 	for _, i := range h.Workers {
 		w := f.Workers[i]
-		if w.Sharing != plan.SharingMPS || len(want) == 0 || want[Local(w.ID)] {
+		if w.Sharing != plan.SharingMPS || slices.ContainsFunc(selected, func(s fleet.Worker) bool { return s.ID == w.ID }) {
 			continue
 		}
-		for _, s := range out {
+		for _, s := range selected {
 			if s.GPU == w.GPU && s.Sharing == plan.SharingMPS {
-				return nil, &ConfigError{Flag: "only", Err: fmt.Errorf("it starts %s but not %s, and the plan splits GPU %d between them by MPS: one MPS daemon serves all of a GPU's MPS workers, so start them in one process (name all of them, or drop --only)", Local(s.ID), Local(w.ID), w.GPU)}
+				return &ConfigError{Flag: "only", Err: fmt.Errorf("it starts %s but not %s, and the plan splits GPU %d between them by MPS: the MPS daemon workers starts serves all of a GPU's MPS workers, so start them in one process (name all of them, or drop --only), or, where a device plugin runs the MPS daemon (Kubernetes), give --gpu-env external", Local(s.ID), Local(w.ID), w.GPU)}
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // gpuInfo is what a placement needs to know about this machine's GPUs.
@@ -114,7 +121,8 @@ func DetectGPUs() (int, string) {
 // place decides how each selected worker runs: the built-in model in this process (no harness; a GPU worker
 // then only where this machine has no GPU, on its CPU) or the harness with the environment of its GPU share.
 // host is every worker of the host, so MIG devices are given out the same way whichever workers --only starts.
-func place(cfg *Config, f *fleet.Fleet, host []fleet.Worker, selected []fleet.Worker, gpus func() gpuInfo, migList func() (string, error)) ([]*Worker, []string, error) {
+// With an external GPU environment the harness keeps the GPU settings it inherits.
+func place(cfg *Config, f *fleet.Fleet, host []fleet.Worker, selected []fleet.Worker, external bool, gpus func() gpuInfo, migList func() (string, error)) ([]*Worker, []string, error) {
 	var (
 		out      []*Worker
 		warnings []string
@@ -128,7 +136,7 @@ func place(cfg *Config, f *fleet.Fleet, host []fleet.Worker, selected []fleet.Wo
 		return *gi
 	}
 	mig := map[string]string{} // worker id → MIG device
-	if cfg.Harness != "" && slices.ContainsFunc(selected, func(w fleet.Worker) bool { return w.Sharing == plan.SharingMIG }) {
+	if cfg.Harness != "" && !external && slices.ContainsFunc(selected, func(w fleet.Worker) bool { return w.Sharing == plan.SharingMIG }) {
 		text, err := migList()
 		if err != nil {
 			return nil, nil, err
@@ -152,7 +160,7 @@ func place(cfg *Config, f *fleet.Fleet, host []fleet.Worker, selected []fleet.Wo
 				}
 				w.OnCPU = true
 				onCPU++
-			} else if n := info().count; n > 0 && fw.GPU >= n {
+			} else if n := info().count; !external && n > 0 && fw.GPU >= n {
 				return nil, nil, fmt.Errorf("worker %s runs on GPU %d, and this machine has %d NVIDIA GPU(s) (0–%d)", fw.ID, fw.GPU, n, n-1)
 			}
 			switch fw.Sharing {
@@ -167,14 +175,14 @@ func place(cfg *Config, f *fleet.Fleet, host []fleet.Worker, selected []fleet.Wo
 			}
 		}
 		if cfg.Harness != "" {
-			w.Env = harnessEnv(w)
+			w.Env = harnessEnv(w, external)
 		}
 		out = append(out, w)
 	}
 	if onCPU > 0 {
 		warnings = append(warnings, fmt.Sprintf("no NVIDIA GPU here (%s) and no --harness: the %d GPU worker(s) of host %s run on this machine's CPU with the built-in %s; their MPS shares and MIG slices are not applied", info().reason, onCPU, cfg.Host, cfg.BuiltinModel))
 	}
-	if cfg.Harness != "" && slices.ContainsFunc(out, func(w *Worker) bool { return w.GPU >= 0 }) && info().count == 0 {
+	if cfg.Harness != "" && !external && slices.ContainsFunc(out, func(w *Worker) bool { return w.GPU >= 0 }) && info().count == 0 {
 		warnings = append(warnings, fmt.Sprintf("no NVIDIA GPU here (%s): the harness gets its GPU's CUDA_VISIBLE_DEVICES all the same", info().reason))
 	}
 	return out, warnings, nil
@@ -192,8 +200,9 @@ func modelOf(p *plan.Plan, service string) string {
 // harnessEnv is what a worker's harness gets on top of this process's environment: which worker and model it is,
 // and its share of the machine. A CPU worker sees no GPU and gets its profile's threads; a GPU worker sees only its
 // GPU (by the PCI order NVML and nvidia-smi number GPUs in) or its MIG device; an MPS worker also the daemon's
-// folders and its active thread percentage.
-func harnessEnv(w *Worker) []string {
+// folders and its active thread percentage. With an external GPU environment a GPU worker keeps what it inherits,
+// and an MPS worker gets the plan's thread percentage only when the environment sets none.
+func harnessEnv(w *Worker, external bool) []string {
 	env := []string{
 		"INFERPLAN_WORKER_ID=" + w.ID,
 		"INFERPLAN_SERVICE=" + w.ServiceName,
@@ -204,6 +213,12 @@ func harnessEnv(w *Worker) []string {
 		env = append(env, "CUDA_VISIBLE_DEVICES=")
 		if w.Threads > 0 {
 			env = append(env, "OMP_NUM_THREADS="+strconv.Itoa(max(int(math.Round(w.Threads)), 1)))
+		}
+		return env
+	}
+	if external {
+		if _, set := os.LookupEnv("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"); w.Sharing == plan.SharingMPS && !set {
+			env = append(env, "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE="+strconv.Itoa(w.MPSPct))
 		}
 		return env
 	}
@@ -219,11 +234,12 @@ func harnessEnv(w *Worker) []string {
 }
 
 // processEnv is a harness's whole environment: this process's, less any MPS settings it has (a worker that is
-// not under our MPS daemon must not join another), plus the worker's and, for an MPS worker, the daemon's.
-func processEnv(w *Worker, mps []string) []string {
+// not under our MPS daemon must not join another; with an external GPU environment they are kept), plus the
+// worker's and, for an MPS worker, our daemon's.
+func processEnv(w *Worker, mps []string, external bool) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CUDA_MPS_") {
+		if external || !strings.HasPrefix(kv, "CUDA_MPS_") {
 			env = append(env, kv)
 		}
 	}

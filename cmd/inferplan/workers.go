@@ -29,6 +29,7 @@ type workersOptions struct {
 	builtinModel string
 	mapping      string
 	mpsDir       string
+	gpuEnv       string
 	grace        time.Duration
 	authToken    string
 	maxQueue     int
@@ -64,6 +65,12 @@ one process per worker, with the plan's share of the machine:
   time-slicing   plain co-location on the GPU
 Every harness also gets INFERPLAN_WORKER_ID, INFERPLAN_SERVICE, INFERPLAN_MODEL (the service's
 model in the plan) and INFERPLAN_BATCH_SIZE.
+
+Where something else has given this process its GPU share — a Kubernetes pod, whose NVIDIA device
+plugin allocates the GPU, MIG slice or MPS share and runs the MPS daemon, or a container given
+particular GPUs (NVIDIA_VISIBLE_DEVICES) — --gpu-env auto (the default) keeps the environment as
+it is: no MPS daemon, no MIG look-up, no CUDA_VISIBLE_DEVICES; an MPS worker gets the plan's
+CUDA_MPS_ACTIVE_THREAD_PERCENTAGE unless one is set. --gpu-env plan or external forces either.
 
 Without --harness the workers run the built-in encoder (--builtin-model) in this process on the
 CPU; a GPU worker does so only on a machine without an NVIDIA GPU, with a warning (how CI runs a
@@ -105,6 +112,7 @@ output of n rows). Listening beyond loopback needs --auth-token (or INFERPLAN_AU
 	fs.StringVar(&o.builtinModel, "builtin-model", "bert-tiny", "without --harness: the built-in model (bert-tiny, bert-mini, distilbert-like)")
 	fs.StringVar(&o.mapping, "mapping", "", "write the worker-to-URL mapping to FILE (default: print it on stdout once every worker is ready)")
 	fs.StringVar(&o.mpsDir, "mps-pipe-dir", "", "folder in which the MPS daemon's private pipe and log folders are made (default the system's temporary folder; keep it short: it holds Unix sockets)")
+	fs.StringVar(&o.gpuEnv, "gpu-env", workerhost.GPUEnvAuto, "who applies the plan's GPU shares: plan (workers does), external (the environment has: a Kubernetes device plugin), or auto (external in a Kubernetes pod or a container given particular GPUs)")
 	fs.DurationVar(&o.grace, "grace", 2*time.Minute, "on SIGTERM, how long to wait for the batches the workers took")
 	fs.StringVar(&o.authToken, "auth-token", "", "bearer token requests must carry (default $INFERPLAN_AUTH_TOKEN); required beyond loopback")
 	fs.IntVar(&o.maxQueue, "max-queue", 64, "per worker: batches that may wait while it is busy (then 503)")
@@ -114,6 +122,7 @@ output of n rows). Listening beyond loopback needs --auth-token (or INFERPLAN_AU
 	fs.Uint64Var(&o.seed, "seed", 1, "seeds the built-in model's weights")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	_ = cmd.RegisterFlagCompletionFunc("log-format", completeFixed("text", "json"))
+	_ = cmd.RegisterFlagCompletionFunc("gpu-env", completeFixed("auto", "plan", "external"))
 	_ = cmd.RegisterFlagCompletionFunc("builtin-model", completeFixed("bert-tiny", "bert-mini", "distilbert-like"))
 	return cmd
 }
@@ -163,7 +172,7 @@ func (o *workersOptions) config() (workerhost.Config, *slog.Logger, error) {
 		return workerhost.Config{}, nil, err
 	}
 	cfg := workerhost.Config{Plan: p, PlanPath: o.planPath, Host: o.host, Only: o.only, Listen: o.listen, Advertise: o.advertise,
-		Harness: o.harness, BuiltinModel: o.builtinModel, Seed: o.seed, MPSDir: o.mpsDir, AuthToken: o.authToken,
+		Harness: o.harness, BuiltinModel: o.builtinModel, Seed: o.seed, MPSDir: o.mpsDir, GPUEnv: o.gpuEnv, AuthToken: o.authToken,
 		MaxQueue: o.maxQueue, MaxBody: o.maxBody, BatchTimeout: o.batchTO, ReadyTimeout: o.readyTO, Version: versionString(),
 		Logger: log, Stderr: o.io.ErrOut}
 	if err := cfg.Check(); err != nil {

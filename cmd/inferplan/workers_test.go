@@ -48,6 +48,7 @@ func TestWorkersFlagErrors(t *testing.T) {
 		{[]string{"--plan", cpuClusterPlan, "--host", "p0-0", "--mps-pipe-dir", filepath.Join(dir, "nope")}, "--mps-pipe-dir"},
 		{[]string{"--plan", cpuClusterPlan, "--host", "p0-0", "--max-queue", "0"}, "--max-queue 0: want at least 1"},
 		{[]string{"--plan", cpuClusterPlan, "--host", "p0-0", "--log-format", "xml"}, "--log-format"},
+		{[]string{"--plan", cpuClusterPlan, "--host", "p0-0", "--gpu-env", "k8s"}, "--gpu-env: \"k8s\": want auto, plan or external"},
 	} {
 		r := run(t, append([]string{"workers"}, tc.args...)...)
 		if r.code != exitUsage || !strings.Contains(r.stderr, tc.phrase) || r.stdout != "" {
