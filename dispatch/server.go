@@ -42,6 +42,20 @@ type Server struct {
 
 // NewServer builds the handler.
 func NewServer(g *Gateway, opt ServerOptions) *Server {
+	opt.defaults()
+	s := &Server{g: g, opt: opt, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	s.mux.HandleFunc("GET /v2/health/ready", s.ready)
+	s.mux.HandleFunc("GET /v2", s.auth(s.serverMeta))
+	s.mux.HandleFunc("GET /v2/models/{name}", s.auth(s.modelMeta))
+	s.mux.HandleFunc("GET /v2/models/{name}/ready", s.auth(s.modelReady))
+	s.mux.HandleFunc("POST /v2/models/{name}/infer", s.auth(s.infer))
+	s.mux.HandleFunc("GET /inferplan/plan", s.auth(s.activePlan))
+	s.mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(g.opt.Metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP))
+	return s
+}
+
+func (opt *ServerOptions) defaults() {
 	if opt.MaxBodyByte <= 0 {
 		opt.MaxBodyByte = 1 << 20
 	}
@@ -54,16 +68,6 @@ func NewServer(g *Gateway, opt ServerOptions) *Server {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{g: g, opt: opt, mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	s.mux.HandleFunc("GET /v2/health/ready", s.ready)
-	s.mux.HandleFunc("GET /v2", s.auth(s.serverMeta))
-	s.mux.HandleFunc("GET /v2/models/{name}", s.auth(s.modelMeta))
-	s.mux.HandleFunc("GET /v2/models/{name}/ready", s.auth(s.modelReady))
-	s.mux.HandleFunc("POST /v2/models/{name}/infer", s.auth(s.infer))
-	s.mux.HandleFunc("GET /inferplan/plan", s.auth(s.activePlan))
-	s.mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(g.opt.Metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP))
-	return s
 }
 
 // ServeHTTP implements http.Handler.
@@ -82,11 +86,14 @@ func IsLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
-	if s.opt.AuthToken == "" {
+func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc { return bearerAuth(s.opt.AuthToken, h) }
+
+// bearerAuth lets through requests that carry the token ("" lets every request through).
+func bearerAuth(token string, h http.HandlerFunc) http.HandlerFunc {
+	if token == "" {
 		return h
 	}
-	want := []byte("Bearer " + s.opt.AuthToken)
+	want := []byte("Bearer " + token)
 	return func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="inferplan"`)
@@ -224,7 +231,11 @@ type InferResponse struct {
 
 // ResponseParameters tell a caller how its request was batched.
 type ResponseParameters struct {
-	Buffer    int     `json:"inferplan_buffer"` // 1-based
+	Buffer int `json:"inferplan_buffer"` // 1-based: a Lambda plan's buffer; a cluster plan's worker in fleet order
+	// Worker is the cluster worker that ran the request (its id in the plan's fleet), or lambda:SERVICE:N for a
+	// request the spill rule sent to Lambda's buffer N.
+	Worker    string  `json:"inferplan_worker,omitempty"`
+	Spilled   bool    `json:"inferplan_spilled,omitempty"`
 	BatchSize int     `json:"inferplan_batch_size"`
 	WaitMs    float64 `json:"inferplan_wait_ms"`    // arrival to dispatch
 	ServiceMs float64 `json:"inferplan_service_ms"` // the batch at the backend
@@ -247,6 +258,12 @@ var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // parseInfer validates a request strictly and returns its token ids and priority.
 func (s *Server) parseInfer(r *http.Request) (*InferRequest, []int64, Priority, int, error) {
+	return parseInfer(r, s.opt)
+}
+
+// parseInfer validates a request strictly against opt's limits and returns its token ids and priority (opt's
+// when it names none), or the HTTP status and error to answer with.
+func parseInfer(r *http.Request, opt ServerOptions) (*InferRequest, []int64, Priority, int, error) {
 	buf := bodyPool.Get().(*bytes.Buffer)
 	defer func() {
 		if buf.Cap() <= 64<<10 { // a rare huge body is not kept alive
@@ -255,14 +272,14 @@ func (s *Server) parseInfer(r *http.Request) (*InferRequest, []int64, Priority, 
 		}
 	}()
 	if r.ContentLength > 0 {
-		buf.Grow(int(min(r.ContentLength, s.opt.MaxBodyByte)) + 1)
+		buf.Grow(int(min(r.ContentLength, opt.MaxBodyByte)) + 1)
 	}
 	_, err := buf.ReadFrom(r.Body)
 	body := buf.Bytes()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, nil, 0, http.StatusRequestEntityTooLarge, fmt.Errorf("request body above %d bytes", s.opt.MaxBodyByte)
+			return nil, nil, 0, http.StatusRequestEntityTooLarge, fmt.Errorf("request body above %d bytes", opt.MaxBodyByte)
 		}
 		return nil, nil, 0, http.StatusBadRequest, fmt.Errorf("reading the request: %v", err)
 	}
@@ -291,8 +308,8 @@ func (s *Server) parseInfer(r *http.Request) (*InferRequest, []int64, Priority, 
 	if n == 0 {
 		return nil, nil, 0, http.StatusBadRequest, fmt.Errorf("input %q is empty", in.Name)
 	}
-	if n > int64(s.opt.MaxInput) {
-		return nil, nil, 0, http.StatusRequestEntityTooLarge, fmt.Errorf("input %q has %d tokens, above the limit of %d", in.Name, n, s.opt.MaxInput)
+	if n > int64(opt.MaxInput) {
+		return nil, nil, 0, http.StatusRequestEntityTooLarge, fmt.Errorf("input %q has %d tokens, above the limit of %d", in.Name, n, opt.MaxInput)
 	}
 	ids := make([]int64, n)
 	for i, v := range in.Data {
@@ -301,7 +318,7 @@ func (s *Server) parseInfer(r *http.Request) (*InferRequest, []int64, Priority, 
 		}
 		ids[i] = int64(v)
 	}
-	pr := s.opt.Priority
+	pr := opt.Priority
 	if v, ok := req.Parameters["priority"]; ok {
 		str, isStr := v.(string)
 		p, err := ParsePriority(str)
