@@ -84,7 +84,7 @@ func NewCluster(p *plan.Plan, f *fleet.Fleet, backends []Backend, opt ClusterOpt
 		svc := f.Services[w.Service]
 		b := &buffer{g: core, idx: i, backend: backends[i], load: &workerLoad{}, cfg: plan.Buffer{BatchSize: w.BatchSize, TimeoutMs: w.TimeoutMs},
 			timeout: time.Duration(plan.Buffer{TimeoutMs: w.TimeoutMs}.TimeoutMicros()) * time.Microsecond,
-			slo: time.Duration(svc.SLO.LatencyMs * float64(time.Millisecond)), m: opt.Metrics.forBuffer(w.ID),
+			slo:     time.Duration(svc.SLO.LatencyMs * float64(time.Millisecond)), m: opt.Metrics.forBuffer(w.ID),
 			slots: make(chan struct{}, 1), maxQueue: int64(opt.MaxQueue)}
 		c.workers[i] = b
 		rt.buffers = append(rt.buffers, b)

@@ -65,7 +65,6 @@ func echoes(n int) ([]Backend, []*Echo) {
 	return bs, es
 }
 
-
 // TestClusterRoutesRoundRobinWithinASizeGroup: with batches of one, service a's small requests alternate between
 // its two small workers in arrival order, its large ones go to the third, b's to its own.
 func TestClusterRoutesRoundRobinWithinASizeGroup(t *testing.T) {
@@ -222,7 +221,7 @@ func TestClusterFlakyAndHangingWorkers(t *testing.T) {
 	urls := []string{
 		worker(0, func(n int64) bool { return n%3 == 0 }, false), // a, flaky: every third call fails
 		worker(1, func(int64) bool { return true }, false),       // a, always 500
-		worker(2, nil, true),                                     // a large: hangs
+		worker(2, nil, true), // a large: hangs
 	}
 	var bs []Backend
 	for _, u := range urls {
