@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -30,19 +31,23 @@ type serveOptions struct {
 	authToken string
 	model     string
 	upstream  string
-	workers   int
-	maxQueue  int
-	maxFlight int
-	attempts  int
-	backendTO time.Duration
-	requestTO time.Duration
-	grace     time.Duration
-	maxInput  int
-	maxBody   int64
-	priority  string
-	seed      uint64
-	logFormat string
-	aws       awsFlags
+	workers   int // the builtin backend's batches at once
+	// cluster plans
+	workerFiles   []string
+	admissionPath string
+	spillLambda   []string
+	maxQueue      int
+	maxFlight     int
+	attempts      int
+	backendTO     time.Duration
+	requestTO     time.Duration
+	grace         time.Duration
+	maxInput      int
+	maxBody       int64
+	priority      string
+	seed          uint64
+	logFormat     string
+	aws           awsFlags
 }
 
 func newServeCmd(io *ioStreams) *cobra.Command {
@@ -74,6 +79,16 @@ at once, waits for the batches at the backend and exits 0; a second one exits at
 SIGHUP reloads the plan file: new requests follow the new plan, open batches of the old one
 leave at once; an invalid file is logged and the old plan kept.
 
+Cluster plans (plan --platform cluster): every service is a model (/v2/models/SERVICE/infer).
+A request goes to a worker of its service as the cluster simulator routes it — by size to a
+worker group, round-robin within the group in arrival order — and each worker batches by its
+own batch size and timeout and runs one batch at a time, at the URL --workers maps it to (the
+mapping 'inferplan workers' prints; once per host). A request whose worker's expected queueing
+delay is above the plan's spill threshold goes to Lambda (--spill-lambda SERVICE=FUNCTION),
+batched by the spill rule's buffers. --admission FILE caps each service's requests inside the
+gateway (lower priorities reach the cap sooner) and rate-limits tenants (a header names the
+tenant); refused requests get 429 with Retry-After. /metrics counts per service and per worker.
+
 Endpoints: /v2/health/live, /v2/health/ready, /v2, /v2/models/NAME[/ready], /metrics
 (Prometheus), /inferplan/plan (the plan being served). Listening beyond loopback needs
 --auth-token (or INFERPLAN_AUTH_TOKEN); requests then need "Authorization: Bearer TOKEN".`,
@@ -84,9 +99,12 @@ Endpoints: /v2/health/live, /v2/health/ready, /v2, /v2/models/NAME[/ready], /met
   inferplan serve --plan plan.json --backend http://triton:8000/v2/models/bert --model bert
 
   # Lambda, after 'inferplan apply --plan plan.json --function encoder'
-  INFERPLAN_AUTH_TOKEN=… inferplan serve --plan plan.json --backend lambda:encoder --listen 0.0.0.0:8080`,
+  INFERPLAN_AUTH_TOKEN=… inferplan serve --plan plan.json --backend lambda:encoder --listen 0.0.0.0:8080
+
+  # a cluster plan, in front of the workers 'inferplan workers' started on two hosts
+  inferplan serve --plan cluster.json --workers p0-0.json --workers p1-0.json --admission policy.yaml`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), o, cmd.Flags().Changed) },
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.planPath, "plan", "", "plan JSON to serve (contract §3.3)")
@@ -95,7 +113,10 @@ Endpoints: /v2/health/live, /v2/health/ready, /v2, /v2/models/NAME[/ready], /met
 	fs.StringVar(&o.authToken, "auth-token", "", "bearer token clients must send (default $INFERPLAN_AUTH_TOKEN); required beyond loopback")
 	fs.StringVar(&o.model, "model", "", "model name in request URLs (default: the plan's model)")
 	fs.StringVar(&o.upstream, "upstream-model", "", "http backend: the upstream's model name when --backend is a base URL (default --model)")
-	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "builtin backend: batches run at once (their matrix products share every core)")
+	fs.IntVar(&o.workers, "builtin-workers", runtime.GOMAXPROCS(0), "builtin backend: batches run at once (their matrix products share every core)")
+	fs.StringArrayVar(&o.workerFiles, "workers", nil, "cluster plan: a mapping of the plan's workers to URLs, as 'inferplan workers' prints it; once per host (Lambda plans: N is the old spelling of --builtin-workers N)")
+	fs.StringVar(&o.admissionPath, "admission", "", "cluster plan: admission policy file (per service: concurrency cap, priority, per-tenant rate limits)")
+	fs.StringArrayVar(&o.spillLambda, "spill-lambda", nil, "cluster plan: SERVICE=FUNCTION, the Lambda function (with an alias per spill buffer, from 'inferplan apply') the service's spill rule sends to; repeatable")
 	fs.IntVar(&o.maxQueue, "max-queue", 1024, "per buffer: requests admitted and not yet dispatched")
 	fs.IntVar(&o.maxFlight, "max-inflight", 64, "per buffer: batches at the backend at once")
 	fs.IntVar(&o.attempts, "attempts", 3, "backend attempts per batch for failures worth retrying")
@@ -167,7 +188,7 @@ func (o *serveOptions) openBackend(ctx context.Context, p *plan.Plan, model stri
 	return nil, 0, flagErrorf("--backend %q: want builtin[:MODEL], http://… or lambda:FUNCTION", b)
 }
 
-func runServe(ctx context.Context, o *serveOptions) error {
+func runServe(ctx context.Context, o *serveOptions, changed func(string) bool) error {
 	if o.planPath == "" {
 		return flagErrorf("--plan is required")
 	}
@@ -188,6 +209,19 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	p, err := plan.ReadFile(o.planPath)
 	if err != nil {
 		return err
+	}
+	if p.Platform == plan.PlatformCluster {
+		return serveCluster(ctx, o, changed, p, log)
+	}
+	if err := checkLambdaPlanFlags(changed); err != nil {
+		return err
+	}
+	if changed("workers") {
+		n, err := strconv.Atoi(o.workerFiles[len(o.workerFiles)-1])
+		if err != nil || len(o.workerFiles) != 1 || n < 1 {
+			return flagErrorf("--workers %s: a Lambda plan takes --builtin-workers N; --workers FILE maps a cluster plan's workers", strings.Join(o.workerFiles, ","))
+		}
+		o.workers = n
 	}
 	model := o.model
 	if model == "" {
@@ -261,7 +295,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 
 // shutdown drains the gateway (open batches leave now, new requests get 503), lets every handler answer, and waits
 // for the batches at the backend. A second SIGTERM or SIGINT gives up at once.
-func shutdown(o *serveOptions, log *slog.Logger, g *dispatch.Gateway, srv *http.Server) error {
+func shutdown(o *serveOptions, log *slog.Logger, g gateway, srv *http.Server) error {
 	log.Info("shutting down: dispatching open batches, refusing new requests")
 	again := make(chan os.Signal, 1)
 	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
