@@ -251,3 +251,31 @@ func fileSHA256(path string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// WithTraces is the workload with other traffic: traces[i] (times from a common origin, in microseconds) for
+// service i, sizes truncated at the service's max size as on reading. The fleet runs from the origin to the
+// last arrival. What a cluster gateway saw, replayed through the simulator, is this.
+func (w *Workload) WithTraces(traces []*trace.Trace) (*Workload, error) {
+	if len(traces) != len(w.Services) {
+		return nil, fmt.Errorf("%d traces for %d services", len(traces), len(w.Services))
+	}
+	out := *w
+	out.Services = make([]*Service, len(w.Services))
+	out.SpanUs = 0
+	for i, s := range w.Services {
+		c := *s
+		tr := &trace.Trace{Source: traces[i].Source, Requests: make([]trace.Request, len(traces[i].Requests))}
+		for k, q := range traces[i].Requests {
+			if s.MaxSize > 0 {
+				q.Size = math.Min(q.Size, s.MaxSize)
+			}
+			tr.Requests[k] = q
+		}
+		c.Trace = tr
+		if n := len(tr.Requests); n > 0 {
+			out.SpanUs = max(out.SpanUs, tr.Requests[n-1].At)
+		}
+		out.Services[i] = &c
+	}
+	return &out, nil
+}
