@@ -120,7 +120,7 @@ func serveCluster(ctx context.Context, o *serveOptions, changed func(string) boo
 			up++
 		}
 	}
-	log.Info("serving a cluster plan", "url", "http://"+addr, "plan", o.planPath, "services", strings.Join(g.Services(), ","),
+	log.Info("serving", "url", "http://"+addr, "platform", "cluster", "plan", o.planPath, "services", strings.Join(g.Services(), ","),
 		"workers", up, "spill", len(spill), "admission", o.admissionPath != "", "auth", o.authToken != "")
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
