@@ -146,8 +146,25 @@ func WriteJSON(w io.Writer, v any) error {
 	return err
 }
 
+// nonFinite spells NaN and the infinities, which a "%.2f" would print as "+Inf" inside a "$" or a thousands
+// grouping ("$+,Inf"); ok is false for a finite v.
+func nonFinite(v float64) (string, bool) {
+	switch {
+	case math.IsNaN(v):
+		return "–", true
+	case math.IsInf(v, 1):
+		return "∞", true
+	case math.IsInf(v, -1):
+		return "-∞", true
+	}
+	return "", false
+}
+
 // USD formats money with enough digits to see small differences: $0.000123, $1.23, $12,345.
 func USD(v float64) string {
+	if s, ok := nonFinite(v); ok {
+		return s
+	}
 	a := math.Abs(v)
 	switch {
 	case a == 0:
@@ -162,6 +179,9 @@ func USD(v float64) string {
 
 // Thousands formats v with the given decimals and comma thousands separators.
 func Thousands(v float64, decimals int) string {
+	if s, ok := nonFinite(v); ok {
+		return s
+	}
 	s := fmt.Sprintf("%.*f", decimals, math.Abs(v))
 	intPart, frac, _ := strings.Cut(s, ".")
 	var b strings.Builder
@@ -191,6 +211,9 @@ func trimZeros(s string) string {
 
 // Ms formats a duration in milliseconds: "850 ms", "17.2 s", "12.5 min".
 func Ms(v float64) string {
+	if s, ok := nonFinite(v); ok {
+		return s
+	}
 	switch a := math.Abs(v); {
 	case a < 10:
 		return trimZeros(fmt.Sprintf("%.2f", v)) + " ms"
@@ -203,7 +226,12 @@ func Ms(v float64) string {
 }
 
 // Pct formats a fraction as a percentage with one decimal ("98.8%").
-func Pct(f float64) string { return fmt.Sprintf("%.1f%%", f*100) }
+func Pct(f float64) string {
+	if s, ok := nonFinite(f); ok {
+		return s
+	}
+	return fmt.Sprintf("%.1f%%", f*100)
+}
 
 // Num formats a plain number compactly (sizes, batch means).
 func Num(v float64) string {

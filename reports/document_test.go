@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 )
@@ -24,6 +25,12 @@ func TestNumberFormats(t *testing.T) {
 		{Num(64.5), "64.5"},
 		{Num(1154.7), "1,154.7"},
 		{Num(2048), "2,048"},
+		// non-finite numbers are spelt out, never "$+,Inf"
+		{USD(math.Inf(1)), "∞"},
+		{Thousands(math.Inf(-1), 0), "-∞"},
+		{Ms(math.NaN()), "–"},
+		{Pct(math.Inf(1)), "∞"},
+		{checkValue(math.Inf(1), "pct"), "∞"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)

@@ -92,6 +92,7 @@ type lambdaJSON struct {
 	Schedule         []Window             `json:"schedule,omitempty"`
 	ScheduleEstimate *Estimate            `json:"schedule_estimate,omitempty"`
 	Warnings         []string             `json:"warnings,omitempty"`
+	Validation       *Validation          `json:"validation,omitempty"`
 }
 
 type lambdaBaselineJSON struct {
@@ -105,7 +106,7 @@ func lambdaWire(p *Plan) lambdaJSON {
 	w := lambdaJSON{Version: p.Version, Platform: p.Platform, Arch: l.Arch, SLO: p.SLO, Pricing: l.Pricing,
 		Buffers: l.Buffers, Estimate: p.Estimate, Analytic: l.Analytic, Model: p.Model, SizeUnit: p.SizeUnit,
 		Inputs: p.Inputs, Search: p.Search, LowerBound: l.LowerBound, Schedule: l.Schedule,
-		ScheduleEstimate: l.ScheduleEstimate, Warnings: p.Warnings}
+		ScheduleEstimate: l.ScheduleEstimate, Warnings: p.Warnings, Validation: p.Validation}
 	for _, b := range p.Baselines {
 		w.Baselines = append(w.Baselines, lambdaBaselineJSON{Name: b.Name, Buffers: b.Buffers, Estimate: b.Estimate})
 	}
@@ -114,7 +115,7 @@ func lambdaWire(p *Plan) lambdaJSON {
 
 func (w *lambdaJSON) plan() *Plan {
 	p := &Plan{Version: w.Version, Platform: w.Platform, Model: w.Model, SizeUnit: w.SizeUnit, SLO: w.SLO,
-		Estimate: w.Estimate, Inputs: w.Inputs, Search: w.Search, Warnings: w.Warnings,
+		Estimate: w.Estimate, Inputs: w.Inputs, Search: w.Search, Warnings: w.Warnings, Validation: w.Validation,
 		Lambda: &Lambda{Arch: w.Arch, Pricing: w.Pricing, Buffers: w.Buffers, Analytic: w.Analytic,
 			LowerBound: w.LowerBound, Schedule: w.Schedule, ScheduleEstimate: w.ScheduleEstimate}}
 	for _, b := range w.Baselines {
