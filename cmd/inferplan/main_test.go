@@ -157,7 +157,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown flag", []string{"plan", "--frobnicate"}, 2, []string{"unknown flag", "--help"}},
 		{"unknown command", []string{"plna"}, 2, []string{"unknown command"}},
 		{"missing slo", []string{"plan", "--profile", okProf, "--trace", goodTrace}, 2, []string{"--slo-ms"}},
-		{"bad format", []string{"plan", "--example", "--format", "yaml"}, 2, []string{"format \"yaml\""}},
+		{"bad format", []string{"plan", "--example", "--format", "yaml"}, 2, []string{`invalid argument "yaml" for "--format" flag: want table, json or markdown`}},
 		{"infeasible", []string{"plan", "--example", "--slo-ms", "500"}, 4, []string{"infeasible", "smallest SLO", "p95 ≤"}},
 		{"ok", []string{"plan", "--profile", okProf, "--trace", goodTrace, "--slo-ms", "1000"}, 0, nil},
 	} {

@@ -81,12 +81,11 @@ The profile and trace are the ones the plan records (checked against their diges
 	fs := cmd.Flags()
 	fs.StringVar(&htmlPath, "html", "", "write the HTML report here")
 	fs.StringVar(&chartsDir, "charts", "", "write the charts into this folder")
-	fs.StringVar(&chartFormat, "chart-format", "svg", "chart files: svg or png")
+	enumFlag(cmd, &chartFormat, "chart-format", "", "svg", []string{"svg", "png"}, "chart files")
 	fs.StringVar(&profilePath, "profile", "", "profile the plan's memory sizes were measured in (default: the one the plan records)")
 	fs.StringVar(&tracePath, "trace", "", "trace to replay (default: the one the plan records)")
 	tf.register(cmd)
 	fs.BoolVar(&useExample, "example", false, "use the embedded example's profile and trace")
-	_ = cmd.RegisterFlagCompletionFunc("chart-format", completeFixed("svg", "png"))
 	return cmd
 }
 

@@ -141,8 +141,7 @@ func exactArgs(n int) cobra.PositionalArgs {
 
 // formatFlag adds --format (table, json or markdown, completed by the shell); what names what it formats.
 func formatFlag(cmd *cobra.Command, p *string, what string) {
-	cmd.Flags().StringVar(p, "format", "table", what+" format: table, json or markdown")
-	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
+	enumFlag(cmd, p, "format", "", "table", []string{"table", "json", "markdown"}, what+" format")
 }
 
 // completeFixed offers fixed values for a flag.

@@ -104,12 +104,10 @@ Endpoints: /v2/health/live, /v2/health/ready, /v2, /v2/models/NAME[/ready], /met
 	fs.DurationVar(&o.grace, "grace", 5*time.Minute, "on shutdown, how long to wait for batches at the backend")
 	fs.IntVar(&o.maxInput, "max-input", 0, "longest input in tokens (default: the built-in model's limit, else 16384)")
 	fs.Int64Var(&o.maxBody, "max-body", 4<<20, "largest request body in bytes")
-	fs.StringVar(&o.priority, "priority", "normal", "the model's admission priority when a request names none: low, normal or high")
+	enumFlag(cmd, &o.priority, "priority", "", "normal", []string{"low", "normal", "high"}, "the model's admission priority when a request names none")
 	fs.Uint64Var(&o.seed, "seed", 1, "seeds the built-in model's weights and the retry jitter")
-	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+	enumFlag(cmd, &o.logFormat, "log-format", "", "text", []string{"text", "json"}, "log format on stderr")
 	o.aws.register(cmd, "lambda backend: ")
-	_ = cmd.RegisterFlagCompletionFunc("priority", completeFixed("low", "normal", "high"))
-	_ = cmd.RegisterFlagCompletionFunc("log-format", completeFixed("text", "json"))
 	return cmd
 }
 
