@@ -60,12 +60,21 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return p
 }
 
+// TestPlanExample: the default plan is robust (a calibrated attainment margin); --margin 0 fits the trace exactly,
+// and is byte for byte the plan inferplan made before margins existed (plan_example.golden is unchanged since).
 func TestPlanExample(t *testing.T) {
-	r := run(t, "plan", "--example")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	for _, tc := range []struct {
+		golden string
+		args   []string
+	}{{"plan_example_robust.golden", nil}, {"plan_example.golden", []string{"--margin", "0"}}} {
+		t.Run(tc.golden, func(t *testing.T) {
+			r := run(t, append([]string{"plan", "--example"}, tc.args...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			golden(t, tc.golden, r.stdout)
+		})
 	}
-	golden(t, "plan_example.golden", r.stdout)
 }
 
 func TestPlanExampleMarkdownAndJSON(t *testing.T) {
