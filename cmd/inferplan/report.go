@@ -52,7 +52,7 @@ The profile and trace are the ones the plan records (checked against their diges
 			}
 			d, err := explain.Build(p, latency.NewTable(prof), tr)
 			if err != nil {
-				return err
+				return plan.Locate(err, args[0])
 			}
 			charts, err := reports.Charts(d)
 			if err != nil {

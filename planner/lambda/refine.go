@@ -56,7 +56,7 @@ func (s *space) refine(ctx context.Context, tr *trace.Trace, c *candidate, budge
 		}
 		bufs := slices.Clone(c.bufs)
 		for i, k := range idx {
-			bufs[k].TimeoutMs = math.Min(math.Round(c.bufs[k].TimeoutMs*x[i]), s.slo.LatencyMs)
+			bufs[k].TimeoutMs = math.Min(math.Round(c.bufs[k].TimeoutMs*x[i]), s.timeoutCap(tr))
 			bufs[k].Stats = nil
 		}
 		res, err := s.replay(bufs, tr)

@@ -61,9 +61,9 @@ func (s *space) frontiers(ctx context.Context, tr *trace.Trace, opt Options, st 
 
 // timeoutCap is the longest batch timeout worth trying: the SLO, and no more than the trace's span, since a batch
 // that waits longer than the whole trace gains nothing by waiting (and the arrival-counting CTMC of a timeout
-// grows with the requests expected within it).
+// grows with the requests expected within it), nor than a plan may hold (plan.MaxTimeoutMs).
 func (s *space) timeoutCap(tr *trace.Trace) float64 {
-	return math.Min(s.slo.LatencyMs, math.Max(float64(tr.Span())/1000, 1))
+	return math.Min(math.Min(s.slo.LatencyMs, math.Max(float64(tr.Span())/1000, 1)), plan.MaxTimeoutMs)
 }
 
 // calibrate combines the segments' frontiers into plans with the Lagrangian DP and calibrates the plan-level

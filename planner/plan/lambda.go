@@ -11,6 +11,10 @@ import (
 // NoUpperBound is the max_size of a last buffer that takes every larger size (contract §3.3).
 const NoUpperBound = batching.NoUpperBound
 
+// MaxTimeoutMs bounds a buffer's timeout_ms: a day. The planner never waits longer than the trace's span or the
+// SLO, and a day is beyond both for any trace worth serving; much larger values overflow time arithmetic.
+const MaxTimeoutMs = 24 * 3600 * 1000
+
 // Lambda is the body of a Lambda plan: buffers over the request-size axis, each batching its requests into
 // invocations of one memory size (contract §3.3), and the prices they were costed at.
 type Lambda struct {
@@ -151,6 +155,9 @@ func ValidateBuffers(bufs []Buffer) error {
 		}
 		if !(b.TimeoutMs >= 0) || math.IsInf(b.TimeoutMs, 0) {
 			return inputerr.New("", 0, f("timeout_ms"), "%v is not a non-negative number", b.TimeoutMs)
+		}
+		if b.TimeoutMs > MaxTimeoutMs { // beyond it, nanosecond timers overflow (serve would dispatch at once)
+			return inputerr.New("", 0, f("timeout_ms"), "%v ms is longer than a day (%d ms); no batch usefully waits longer", b.TimeoutMs, MaxTimeoutMs)
 		}
 		if b.MemoryMB < 1 {
 			return inputerr.New("", 0, f("memory_mb"), "missing or below 1")
