@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,9 +87,14 @@ func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 	if s.opt.AuthToken == "" {
 		return h
 	}
-	want := []byte("Bearer " + s.opt.AuthToken)
+	want := []byte(s.opt.AuthToken)
 	return func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		// the scheme is case-insensitive (RFC 9110 §11.1): "bearer" and "BEARER" are "Bearer"
+		scheme, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), want) != 1 {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/infer") {
+				s.g.opt.Metrics.requests.WithLabelValues("", strconv.Itoa(http.StatusUnauthorized)).Inc()
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="inferplan"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
@@ -318,6 +324,7 @@ func (s *Server) parseInfer(r *http.Request) (*InferRequest, []int64, Priority, 
 
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	if !s.model(w, r) {
+		s.g.opt.Metrics.requests.WithLabelValues("", strconv.Itoa(http.StatusNotFound)).Inc()
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.opt.MaxBodyByte)

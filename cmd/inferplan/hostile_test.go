@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,5 +92,55 @@ func TestHostileInputsExit2(t *testing.T) {
 	// and the fixture itself is fine
 	if r := run(t, "simulate", "--plan", ok, "--example", "--format", "json"); r.code != 0 {
 		t.Fatalf("the fixture plan: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// TestServeFlagsExit2: every serve flag is checked before the plan is read or the backend opened (defect 5); a
+// value that used to pass would refuse every request, or never time out, once serving.
+func TestServeFlagsExit2(t *testing.T) {
+	t.Parallel()
+	p := writeTestPlan(t, t.TempDir(), "plan.json", twoBuffers...)
+	base := []string{"serve", "--plan", p, "--backend", "builtin:bert-tiny"}
+	for _, tc := range []struct {
+		args  []string
+		words string
+	}{
+		{[]string{"--max-queue", "-1"}, "--max-queue -1: want at least 1"},
+		{[]string{"--max-queue", "0"}, "--max-queue 0"},
+		{[]string{"--max-inflight", "0"}, "--max-inflight 0"},
+		{[]string{"--max-body", "-1"}, "--max-body -1"},
+		{[]string{"--workers", "-3"}, "--workers -3"},
+		{[]string{"--attempts", "0"}, "--attempts 0"},
+		{[]string{"--backend-timeout", "0s"}, "--backend-timeout 0s"},
+		{[]string{"--request-timeout", "-1s"}, "--request-timeout -1s"},
+		{[]string{"--max-input", "-5"}, "--max-input -5"},
+		{[]string{"--grace", "-1s"}, "--grace -1s"},
+		{[]string{"--listen", "bogus"}, `--listen "bogus": want HOST:PORT`},
+		{[]string{"--listen", "127.0.0.1:99999"}, "port \"99999\""},
+		{[]string{"--memory-limit", "lots"}, `--memory-limit "lots"`},
+		{[]string{"--memory-limit", "1KiB"}, "at least 16MiB"},
+		{[]string{"--log-format", "xml"}, "want text or json"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Parallel()
+			r := run(t, append(base, tc.args...)...)
+			if r.code != exitUsage || !strings.Contains(r.stderr, tc.words) {
+				t.Fatalf("exit %d, want 2 with %q: %s", r.code, tc.words, r.stderr)
+			}
+		})
+	}
+}
+
+func TestParseMemoryLimit(t *testing.T) {
+	for in, want := range map[string]int64{"512MiB": 512 << 20, "2GB": 2e9, "1g": 1 << 30, "300m": 300 << 20, "67108864": 64 << 20} {
+		if got, auto, err := parseMemoryLimit(in); err != nil || auto || got != want {
+			t.Errorf("%q: %d %v %v, want %d", in, got, auto, err, want)
+		}
+	}
+	if _, auto, err := parseMemoryLimit("auto"); !auto || err != nil {
+		t.Errorf("auto: %v %v", auto, err)
+	}
+	if got, _, err := parseMemoryLimit("off"); err != nil || got != math.MaxInt64 {
+		t.Errorf("off: %d %v", got, err)
 	}
 }

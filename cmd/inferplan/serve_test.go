@@ -270,6 +270,9 @@ func TestServeSIGHUPReloadsThePlan(t *testing.T) {
 	if n := buffers(); n != 2 {
 		t.Fatalf("serving %d buffers after SIGHUP, want 2", n)
 	}
+	if n := strings.Count(s.logText(), "plan reloaded"); n != 1 {
+		t.Errorf("one reload logged %d times:\n%s", n, s.logText())
+	}
 	code, out, err := infer(c, s.url, "b", 12)
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("after the reload: %d %v %v", code, out, err)
