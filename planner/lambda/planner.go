@@ -110,6 +110,18 @@ func newSpace(prof *profile.Profile, opt Options) (*space, []string, error) {
 		}
 		warnings = append(warnings, fmt.Sprintf("the profile has no Lambda measurements: Lambda is emulated from its CPU measurements by CPU share (k vCPUs = k × 1,769 MB: %s); measure on Lambda (profile --target lambda:FUNCTION) before trusting the costs", strings.Join(sizes, ", ")))
 	}
+	// contract §4 interpolates between measured sizes and extrapolates from the last two: with one size there is
+	// neither, and every request, whatever its size, is given that size's latency
+	var single []string
+	for _, c := range curves {
+		if sz := c.Sizes(); len(sz) == 1 {
+			single = append(single, fmt.Sprintf("%d MB (size %g)", c.Key.MemoryMB, sz[0]))
+		}
+	}
+	if len(single) > 0 {
+		warnings = append(warnings, fmt.Sprintf("the profile measured one request size at %s: every request is given that size's latency whatever its own size; measure two sizes or more to plan over sizes",
+			strings.Join(single, ", ")))
+	}
 	lp, ok := opt.Catalog.Lambda(opt.Arch)
 	if !ok {
 		return nil, nil, fmt.Errorf("no Lambda price for architecture %q (want x86_64 or arm64)", opt.Arch)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -233,5 +234,22 @@ func TestCancelledPlanReturnsTheContextError(t *testing.T) {
 	cancel()
 	if _, err := Plan(ctx, Input{Profile: prof, Trace: tr}, slo(95, 20000)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestOneMeasuredSizeWarns: with one measured size there is nothing to interpolate or extrapolate from, so every
+// request gets that size's latency; the plan says so rather than silently.
+func TestOneMeasuredSizeWarns(t *testing.T) {
+	t.Parallel()
+	prof := &profile.Profile{Version: 1, Measurements: []profile.Measurement{
+		{Platform: profile.Lambda, Hardware: "lambda-x86_64", MemoryMB: 1024, Batch: 1, Size: 44, LatencyMs: 900},
+		{Platform: profile.Lambda, Hardware: "lambda-x86_64", MemoryMB: 1024, Batch: 2, Size: 44, LatencyMs: 1500}}}
+	tr := &trace.Trace{Requests: []trace.Request{{At: 0, Size: 44}, {At: 1e6, Size: 60}}}
+	p, err := Plan(context.Background(), Input{Profile: prof, Trace: tr}, slo(95, 2000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(p.Warnings, func(w string) bool { return strings.Contains(w, "one request size at 1024 MB (size 44)") }) {
+		t.Errorf("warnings %q", p.Warnings)
 	}
 }
