@@ -75,6 +75,9 @@ func TestHostileInputsExit2(t *testing.T) {
 		{"validate 1.5", []string{"plan", "--example", "--validate", "1.5"}, []string{"--validate 1.5"}},
 		{"validate twice", []string{"plan", "--example", "--validate", "0.5", "--validate-trace", ok}, []string{"give one"}},
 		{"output folder missing", []string{"plan", "--example", "-o", filepath.Join(dir, "no", "plan.json")}, []string{"-o: write", "no such file or directory"}},
+		{"report into a missing folder", []string{"report", ok, "--example", "--html", filepath.Join(dir, "no", "r.html")}, []string{"--html: write"}},
+		{"charts into a file", []string{"report", ok, "--example", "--charts", ok}, []string{"not a folder"}},
+		{"slice into a missing folder", []string{"trace", "slice", ok, "-o", filepath.Join(dir, "no", "t.csv")}, []string{"-o: write"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

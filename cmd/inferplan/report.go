@@ -42,6 +42,12 @@ The profile and trace are the ones the plan records (checked against their diges
 			if htmlPath == "" && chartsDir == "" {
 				return flagErrorf("say what to write: --html FILE and/or --charts DIR")
 			}
+			if err := checkOutput("--html", htmlPath); err != nil {
+				return err
+			}
+			if err := checkOutputDir("--charts", chartsDir); err != nil {
+				return err
+			}
 			p, err := plan.ReadFile(args[0])
 			if err != nil {
 				return err
