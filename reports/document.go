@@ -209,7 +209,7 @@ func trimZeros(s string) string {
 	return s
 }
 
-// Ms formats a duration in milliseconds: "850 ms", "17.2 s", "12.5 min".
+// Ms formats a duration in milliseconds: "850 ms", "17.2 s", "12.5 min", "104.0 h".
 func Ms(v float64) string {
 	if s, ok := nonFinite(v); ok {
 		return s
@@ -221,8 +221,10 @@ func Ms(v float64) string {
 		return fmt.Sprintf("%.0f ms", v)
 	case a < 600_000:
 		return fmt.Sprintf("%.2f s", v/1000)
+	case a < 7_200_000:
+		return fmt.Sprintf("%.1f min", v/60_000)
 	}
-	return fmt.Sprintf("%.1f min", v/60_000)
+	return fmt.Sprintf("%.1f h", v/3_600_000)
 }
 
 // Pct formats a fraction as a percentage with one decimal ("98.8%").

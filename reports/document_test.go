@@ -20,6 +20,7 @@ func TestNumberFormats(t *testing.T) {
 		{Ms(850), "850 ms"},
 		{Ms(17234), "17.23 s"},
 		{Ms(750_000), "12.5 min"},
+		{Ms(374_304_000), "104.0 h"}, // a long trace's span, not "6238.4 min"
 		{Pct(0.9876), "98.8%"},
 		{Num(1e18), "∞"},
 		{Num(64.5), "64.5"},

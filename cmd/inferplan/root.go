@@ -37,7 +37,7 @@ func Main(args []string, io *ioStreams) int {
 	code := exitCode(err)
 	var te *thresholdError
 	if !errors.As(err, &te) { // a failed check has already printed its report; the exit code says the rest
-		fmt.Fprintf(io.ErrOut, "inferplan: %v\n", err)
+		fmt.Fprintf(io.ErrOut, "inferplan: %s\n", errorText(err))
 	}
 	if code == exitUsage && isUsage(err) {
 		fmt.Fprintf(io.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())

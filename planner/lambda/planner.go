@@ -165,6 +165,9 @@ func Plan(ctx context.Context, in Input, opt Options) (*plan.Plan, error) {
 			return nil, err
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	p.Search.Seconds = math.Round(opt.Now().Sub(start).Seconds()*100) / 100
 	return p, nil
 }

@@ -112,6 +112,9 @@ func (s *space) planTrace(ctx context.Context, tr *trace.Trace, opt Options) (*p
 		method = "analytic multi-buffer search (size classes × batch × timeout × memory; Lagrangian DP over boundaries for the plan-level percentile), calibrated by replay"
 		if opt.RefineBudget > 0 {
 			best = s.refine(ctx, tr, best, opt.RefineBudget, opt.Seed, st, opt.Progress)
+			if err := ctx.Err(); err != nil { // a refinement cut short is not the plan asked for
+				return nil, err
+			}
 		}
 	case best == singleCand:
 		method = "single-buffer grid (the multi-buffer search found nothing cheaper that meets the SLO on replay)"

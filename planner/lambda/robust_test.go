@@ -253,3 +253,21 @@ func TestOneMeasuredSizeWarns(t *testing.T) {
 		t.Errorf("warnings %q", p.Warnings)
 	}
 }
+
+// TestCancelledDuringRefinementWritesNoPlan: a search cancelled while BO refines returns the context's error, not
+// the partly refined plan (SIGTERM at that stage used to exit 0 with a plan written).
+func TestCancelledDuringRefinementWritesNoPlan(t *testing.T) {
+	t.Parallel()
+	prof, tr := exampleInputs(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opt := slo(95, 20000)
+	opt.Progress = func(stage string, done, total int) {
+		if strings.HasPrefix(stage, "refining") && done >= 3 {
+			cancel()
+		}
+	}
+	if p, err := Plan(ctx, Input{Profile: prof, Trace: tr}, opt); !errors.Is(err, context.Canceled) || p != nil {
+		t.Fatalf("plan %v, err %v", p != nil, err)
+	}
+}
