@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,40 +61,52 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return p
 }
 
+// sharedDir holds the fixtures tests share (TestMain makes and removes it).
+var sharedDir string
+
+// exampleRun is `inferplan plan --example -o FILE` (the default, robust plan) run once per test binary and shared
+// by the tests that read its summary or its plan file: planning the example costs seconds, and every test of
+// it used to plan it again.
+var exampleRun = sync.OnceValues(func() (result, string) {
+	dir, err := os.MkdirTemp(sharedDir, "example-plan-")
+	if err != nil {
+		panic(err)
+	}
+	path := filepath.Join(dir, "plan.json")
+	var out, errOut bytes.Buffer
+	code := Main([]string{"plan", "--example", "-o", path}, &ioStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, Now: fixedNow})
+	return result{code, out.String(), errOut.String()}, path
+})
+
+// examplePlan returns the shared example run's summary and plan file.
+func examplePlan(t *testing.T) (result, string) {
+	t.Helper()
+	r, path := exampleRun()
+	if r.code != 0 {
+		t.Fatalf("plan --example: exit %d: %s", r.code, r.stderr)
+	}
+	return r, path
+}
+
 // TestPlanExample: the default plan is robust (a calibrated attainment margin); --margin 0 fits the trace exactly,
 // and is byte for byte the plan inferplan made before margins existed (plan_example.golden is unchanged since).
 func TestPlanExample(t *testing.T) {
-	for _, tc := range []struct {
-		golden string
-		args   []string
-	}{{"plan_example_robust.golden", nil}, {"plan_example.golden", []string{"--margin", "0"}}} {
-		t.Run(tc.golden, func(t *testing.T) {
-			r := run(t, append([]string{"plan", "--example"}, tc.args...)...)
-			if r.code != 0 {
-				t.Fatalf("exit %d: %s", r.code, r.stderr)
-			}
-			golden(t, tc.golden, r.stdout)
-		})
+	t.Parallel()
+	r, _ := examplePlan(t)
+	golden(t, "plan_example_robust.golden", r.stdout)
+	r = run(t, "plan", "--example", "--margin", "0")
+	if r.code != 0 {
+		t.Fatalf("--margin 0: exit %d: %s", r.code, r.stderr)
 	}
+	golden(t, "plan_example.golden", r.stdout)
 }
 
 func TestPlanExampleMarkdownAndJSON(t *testing.T) {
-	r := run(t, "plan", "--example", "--format", "markdown")
-	if r.code != 0 || !strings.Contains(r.stdout, "| Sizes (KB of audio) |") || !strings.HasPrefix(r.stdout, "### Plan for deepspeech-0.6") {
-		t.Fatalf("markdown: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	dir := t.TempDir()
-	out := filepath.Join(dir, "plan.json")
-	r = run(t, "plan", "--example", "-o", out, "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
-	}
+	t.Parallel()
+	_, out := examplePlan(t)
 	file, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if r.stdout != string(file) {
-		t.Fatal("--format json on stdout differs from the -o file")
 	}
 	var p map[string]any
 	if err := json.Unmarshal(file, &p); err != nil {
@@ -104,20 +117,26 @@ func TestPlanExampleMarkdownAndJSON(t *testing.T) {
 			t.Errorf("plan JSON lacks %q", k)
 		}
 	}
-	// -o - puts the JSON on stdout and the summary on stderr
-	r = run(t, "plan", "--example", "-o", "-")
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "{") || !strings.Contains(r.stderr, "Plan vs baselines") {
-		t.Fatalf("-o -: exit %d, stdout %.40q, stderr %.40q", r.code, r.stdout, r.stderr)
+	// --format json prints the plan itself: the same bytes as the -o file of the same plan
+	r := run(t, "plan", "--example", "--format", "json")
+	if r.code != 0 || r.stdout != string(file) {
+		t.Fatalf("--format json: exit %d; stdout differs from the -o file: %v", r.code, r.stdout != string(file))
+	}
+	// -o - puts the JSON on stdout (the same again) and the summary, here markdown, on stderr
+	r = run(t, "plan", "--example", "-o", "-", "--format", "markdown")
+	if r.code != 0 || r.stdout != string(file) {
+		t.Fatalf("-o -: exit %d, stdout %.40q", r.code, r.stdout)
+	}
+	if !strings.Contains(r.stderr, "| Sizes (KB of audio) |") || !strings.HasPrefix(r.stderr, "### Plan for deepspeech-0.6") ||
+		!strings.Contains(r.stderr, "Plan vs baselines") {
+		t.Fatalf("markdown summary on stderr: %.200q", r.stderr)
 	}
 }
 
 // TestSimulateAgreesWithPlan replays a written plan: simulate must reproduce the plan's own replayed estimate.
 func TestSimulateAgreesWithPlan(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "plan.json")
-	if r := run(t, "plan", "--example", "-o", out); r.code != 0 {
-		t.Fatalf("plan: exit %d: %s", r.code, r.stderr)
-	}
+	t.Parallel()
+	_, out := examplePlan(t)
 	var p struct{ Estimate map[string]any }
 	data, _ := os.ReadFile(out)
 	if err := json.Unmarshal(data, &p); err != nil {
@@ -137,6 +156,7 @@ func TestSimulateAgreesWithPlan(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var big strings.Builder
 	big.WriteString("timestamp,size\n")

@@ -25,11 +25,12 @@ func TestMain(m *testing.M) {
 	}
 	os.Setenv("INFERPLAN_CACHE_DIR", cache)
 	os.Unsetenv("INFERPLAN_AUTH_TOKEN") // gateways the tests start must not inherit a token from the shell
+	if sharedDir, err = os.MkdirTemp("", "inferplan-shared-"); err != nil {
+		panic(err)
+	}
 	code := m.Run()
 	os.RemoveAll(cache)
-	if full := gatePlans["full"]; full != "" {
-		os.RemoveAll(filepath.Dir(full))
-	}
+	os.RemoveAll(sharedDir)
 	os.Exit(code)
 }
 
@@ -65,6 +66,7 @@ func TestProfileBuiltinThenPlan(t *testing.T) {
 }
 
 func TestProfileExecHarnessAndSweep(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "p.json")
 	r := run(t, "profile", "--target", "exec:"+selfCmd("harness --model bert-tiny"), "--batches", "1,2", "--sizes", "8",
@@ -92,6 +94,7 @@ func TestProfileExecHarnessAndSweep(t *testing.T) {
 }
 
 func TestProfileUsageErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args  []string
 		words string
