@@ -307,3 +307,34 @@ func allCommands(c *cobra.Command) []*cobra.Command {
 	}
 	return out
 }
+
+// TestPlanExampleValidate: --validate 0.5 plans on the first ten minutes and replays the plan over the last ten;
+// the summary shows both beside the single buffer chosen in hindsight, and the plan JSON carries them.
+func TestPlanExampleValidate(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "plan.json")
+	r := run(t, "plan", "--example", "--validate", "0.5", "-o", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	golden(t, "plan_example_validate.golden", r.stdout)
+	var p struct {
+		Estimate   struct{ Requests int }
+		Validation struct {
+			Method   string
+			InSample struct{ Requests int } `json:"in_sample"`
+			HeldOut  struct {
+				Requests      int
+				SLOAttainment float64 `json:"slo_attainment"`
+			} `json:"held_out"`
+		}
+	}
+	data, _ := os.ReadFile(out)
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Fatal(err)
+	}
+	v := p.Validation
+	if v.Method != "holdout" || v.InSample.Requests+v.HeldOut.Requests != p.Estimate.Requests || v.HeldOut.SLOAttainment < 0.95 {
+		t.Fatalf("validation %+v of %d requests", v, p.Estimate.Requests)
+	}
+}
