@@ -30,7 +30,7 @@ func TestCalibratedMarginByHand(t *testing.T) {
 // arrivals, MBS sizes drawn at seeds 1–5, SLO p95 ≤ 20 s) planned on its first 30 (40) minutes and replayed over
 // the next 30 (20): the robust plan meets the SLO on the held-out part at ≤ 0.78× the best single buffer chosen in
 // hindsight there, and costs at most 5 % more in sample than the plan fitted exactly (--margin 0). It plans 20
-// times (about two minutes on two cores), so it runs only when asked: INFERPLAN_ACCEPTANCE=1 (.ci/run does).
+// times (two to four minutes on two cores), so it runs only when asked: INFERPLAN_ACCEPTANCE=1 (.ci/run does).
 func TestRobustAcceptance(t *testing.T) {
 	acceptance(t)
 	t.Parallel()
