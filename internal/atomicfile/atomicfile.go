@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -30,8 +31,21 @@ type target struct {
 // resolve follows symbolic links from path (even a dangling last link, whose target is then created) and says
 // what is there.
 func resolve(path string) (target, error) {
+	// Stat follows every link, the kernel's magic ones too (/dev/stdout → /proc/self/fd/1 → pipe:[…])
+	if fi, err := os.Stat(path); err == nil {
+		switch {
+		case fi.IsDir():
+			return target{}, syscall.EISDIR
+		case !fi.Mode().IsRegular():
+			return target{path: path, mode: fi.Mode(), exists: true, special: true}, nil
+		}
+	}
 	p := path
 	for range maxLinks {
+		if isDescriptor(p) {
+			// an open file descriptor (-o /dev/stdout > out.json): the file is the shell's, open; write to it
+			return target{path: path, exists: true, special: true}, nil
+		}
 		fi, err := os.Lstat(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			return target{path: p}, nil
@@ -59,6 +73,11 @@ func resolve(path string) (target, error) {
 		p = link
 	}
 	return target{}, syscall.ELOOP
+}
+
+// isDescriptor reports whether p names an open file descriptor rather than a file: /dev/fd/N, /proc/…/fd/N.
+func isDescriptor(p string) bool {
+	return strings.HasPrefix(p, "/dev/fd/") || strings.HasPrefix(p, "/proc/") && strings.Contains(p, "/fd/")
 }
 
 // pathError names the caller's path with the underlying reason, whatever file the failing call was on.
@@ -142,9 +161,10 @@ func Write(path string, data []byte) error {
 	return nil
 }
 
-// writeThrough writes to a device or FIFO in place: there is nothing to replace, and replacing it would destroy it.
+// writeThrough writes to a device, FIFO or open descriptor in place: there is nothing to replace, and replacing it
+// would destroy it. It appends, as a shell's redirection to the descriptor would have the data follow what is there.
 func writeThrough(path, resolved string, data []byte) error {
-	f, err := os.OpenFile(resolved, os.O_WRONLY, 0)
+	f, err := os.OpenFile(resolved, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return pathError("write", path, err)
 	}

@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -171,5 +172,31 @@ func TestCheckWritableFindsAReadOnlyFolder(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("the check left files: %v", entries)
+	}
+}
+
+// TestWriteThroughAnOpenDescriptor: -o /dev/stdout with stdout redirected to a file names an open descriptor
+// (/proc/self/fd/N), not a file to replace: the data goes into the file the shell opened, which stays the same file.
+func TestWriteThroughAnOpenDescriptor(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	before, _ := f.Stat()
+	fd := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	if _, err := os.Stat(fd); err != nil {
+		t.Skip(err)
+	}
+	if err := Write(fd, []byte("plan")); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(path)
+	if err != nil || !os.SameFile(before, after) {
+		t.Fatalf("the file was replaced (%v)", err)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "plan" {
+		t.Errorf("file holds %q", data)
 	}
 }
