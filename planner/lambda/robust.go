@@ -85,11 +85,14 @@ func calibratedMargin(sd float64, k int, percentile float64) float64 {
 // SLO); a warning says why no margin could be calibrated.
 func (s *space) marginFor(opt Options, fitted *candidate, tr *trace.Trace) (*plan.Margin, string, error) {
 	if !opt.AutoMargin {
-		m := math.Min(opt.Margin, maxMargin(s.slo.Percentile))
-		if m <= 0 {
+		if opt.Margin <= 0 {
 			return nil, "", nil
 		}
-		return &plan.Margin{Points: m, Method: "given"}, "", nil
+		m, note := opt.Margin, ""
+		if top := maxMargin(s.slo.Percentile); m > top {
+			m, note = top, fmt.Sprintf("a margin of %g points is more than half the share of requests p%g may miss; using %g", opt.Margin, s.slo.Percentile, top)
+		}
+		return &plan.Margin{Points: m, Method: "given"}, note, nil
 	}
 	if fitted == nil {
 		return nil, "", nil // nothing meets the SLO even without a margin; the search's own fallbacks apply

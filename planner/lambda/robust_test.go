@@ -268,3 +268,20 @@ func TestCancelledDuringRefinementWritesNoPlan(t *testing.T) {
 		t.Fatalf("plan %v, err %v", p != nil, err)
 	}
 }
+
+// TestGivenMarginIsCappedWithAWarning: --margin 10 on p95 would ask for every request within the SLO and more;
+// it is capped at half the miss budget (2.5 points), and the plan says so.
+func TestGivenMarginIsCappedWithAWarning(t *testing.T) {
+	t.Parallel()
+	sp := exampleSpace(t)
+	m, note, err := sp.marginFor(Options{Margin: 10}, nil, nil)
+	if err != nil || m == nil || m.Points != 2.5 || m.Method != "given" || !strings.Contains(note, "using 2.5") {
+		t.Fatalf("margin %+v, note %q, err %v", m, note, err)
+	}
+	if m, note, _ := sp.marginFor(Options{Margin: 0.5}, nil, nil); m.Points != 0.5 || note != "" {
+		t.Fatalf("margin %+v, note %q", m, note)
+	}
+	if m, _, _ := sp.marginFor(Options{}, nil, nil); m != nil {
+		t.Fatalf("no margin asked for: %+v", m)
+	}
+}
