@@ -26,7 +26,9 @@ type ClusterServer struct {
 func NewClusterServer(c *ClusterGateway, opt ServerOptions) *ClusterServer {
 	opt.defaults()
 	s := &ClusterServer{c: c, opt: opt, mux: http.NewServeMux()}
-	auth := func(h http.HandlerFunc) http.HandlerFunc { return bearerAuth(opt.AuthToken, h) }
+	auth := func(h http.HandlerFunc) http.HandlerFunc {
+		return bearerAuth(opt.AuthToken, func() { c.Metrics().svcRequests.WithLabelValues("", strconv.Itoa(http.StatusUnauthorized)).Inc() }, h)
+	}
 	s.mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	s.mux.HandleFunc("GET /v2/health/ready", s.ready)
 	s.mux.HandleFunc("GET /v2", auth(s.serverMeta))

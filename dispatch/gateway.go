@@ -216,8 +216,7 @@ func (g *Gateway) Reload(p *plan.Plan) error {
 	for _, b := range old.buffers {
 		b.close()
 	}
-	g.opt.Metrics.reloads.Inc()
-	g.opt.Logger.Info("plan reloaded", "buffers", len(p.Lambda.Buffers))
+	g.opt.Metrics.reloads.Inc() // the caller logs the reload, with where the plan came from
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,16 +87,24 @@ func IsLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc { return bearerAuth(s.opt.AuthToken, h) }
+func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
+	return bearerAuth(s.opt.AuthToken, func() { s.g.opt.Metrics.requests.WithLabelValues("", strconv.Itoa(http.StatusUnauthorized)).Inc() }, h)
+}
 
-// bearerAuth lets through requests that carry the token ("" lets every request through).
-func bearerAuth(token string, h http.HandlerFunc) http.HandlerFunc {
+// bearerAuth lets through requests that carry the token ("" lets every request through); refused reports an
+// inference request turned away.
+func bearerAuth(token string, refused func(), h http.HandlerFunc) http.HandlerFunc {
 	if token == "" {
 		return h
 	}
-	want := []byte("Bearer " + token)
+	want := []byte(token)
 	return func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		// the scheme is case-insensitive (RFC 9110 §11.1): "bearer" and "BEARER" are "Bearer"
+		scheme, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), want) != 1 {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/infer") {
+				refused()
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="inferplan"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
@@ -335,6 +344,7 @@ func parseInfer(r *http.Request, opt ServerOptions) (*InferRequest, []int64, Pri
 
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	if !s.model(w, r) {
+		s.g.opt.Metrics.requests.WithLabelValues("", strconv.Itoa(http.StatusNotFound)).Inc()
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.opt.MaxBodyByte)

@@ -32,22 +32,24 @@ type serveOptions struct {
 	model     string
 	upstream  string
 	workers   int // the builtin backend's batches at once
+	maxQueue  int
+	maxFlight int
+	attempts  int
+	backendTO time.Duration
+	requestTO time.Duration
+	grace     time.Duration
+	maxInput  int
+	maxBody   int64
+	priority  string
+	seed      uint64
+	logFormat string
+	aws       awsFlags
+	// memoryLimit is the Go runtime's soft memory limit: auto, off or a size (serve_flags.go)
+	memoryLimit string
 	// cluster plans
 	workerFiles   []string
 	admissionPath string
 	spillLambda   []string
-	maxQueue      int
-	maxFlight     int
-	attempts      int
-	backendTO     time.Duration
-	requestTO     time.Duration
-	grace         time.Duration
-	maxInput      int
-	maxBody       int64
-	priority      string
-	seed          uint64
-	logFormat     string
-	aws           awsFlags
 }
 
 func newServeCmd(io *ioStreams) *cobra.Command {
@@ -125,12 +127,11 @@ Endpoints: /v2/health/live, /v2/health/ready, /v2, /v2/models/NAME[/ready], /met
 	fs.DurationVar(&o.grace, "grace", 5*time.Minute, "on shutdown, how long to wait for batches at the backend")
 	fs.IntVar(&o.maxInput, "max-input", 0, "longest input in tokens (default: the built-in model's limit, else 16384)")
 	fs.Int64Var(&o.maxBody, "max-body", 4<<20, "largest request body in bytes")
-	fs.StringVar(&o.priority, "priority", "normal", "the model's admission priority when a request names none: low, normal or high")
+	enumFlag(cmd, &o.priority, "priority", "", "normal", []string{"low", "normal", "high"}, "the model's admission priority when a request names none")
 	fs.Uint64Var(&o.seed, "seed", 1, "seeds the built-in model's weights and the retry jitter")
-	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+	enumFlag(cmd, &o.logFormat, "log-format", "", "text", []string{"text", "json"}, "log format on stderr")
+	fs.StringVar(&o.memoryLimit, "memory-limit", "auto", "soft limit on the process's memory, e.g. 512MiB (auto: 256 MiB above the live heap at start, or $GOMEMLIMIT; off: none)")
 	o.aws.register(cmd, "lambda backend: ")
-	_ = cmd.RegisterFlagCompletionFunc("priority", completeFixed("low", "normal", "high"))
-	_ = cmd.RegisterFlagCompletionFunc("log-format", completeFixed("text", "json"))
 	return cmd
 }
 
@@ -189,8 +190,8 @@ func (o *serveOptions) openBackend(ctx context.Context, p *plan.Plan, model stri
 }
 
 func runServe(ctx context.Context, o *serveOptions, changed func(string) bool) error {
-	if o.planPath == "" {
-		return flagErrorf("--plan is required")
+	if err := o.validate(); err != nil { // serve_flags.go
+		return err
 	}
 	log, err := o.logger()
 	if err != nil {
@@ -260,10 +261,14 @@ func runServe(ctx context.Context, o *serveOptions, changed func(string) bool) e
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
 	}
-	debug.SetGCPercent(dispatch.ServeGCPercent(dispatch.LiveHeap()))
+	live := dispatch.LiveHeap()
+	debug.SetGCPercent(dispatch.ServeGCPercent(live))
+	// GOGC alone lets the heap reach GOGC × whatever a burst left live (735 × … after three 5,000-request
+	// bursts: 770 MB resident); a soft limit makes the collector run harder as the process nears it instead
+	memLimit := applyMemoryLimit(o.memoryLimit, live)
 	addr := ln.Addr().String()
 	log.Info("serving", "url", "http://"+addr, "model", model, "plan", o.planPath, "buffers", len(p.Lambda.Buffers),
-		"backend", be.Describe(), "max_input", maxInput, "auth", o.authToken != "")
+		"backend", be.Describe(), "max_input", maxInput, "auth", o.authToken != "", "memory_limit", memoryLimitText(memLimit))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

@@ -112,7 +112,9 @@ func serveCluster(ctx context.Context, o *serveOptions, changed func(string) boo
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
 	}
-	debug.SetGCPercent(dispatch.ServeGCPercent(dispatch.LiveHeap()))
+	live := dispatch.LiveHeap()
+	debug.SetGCPercent(dispatch.ServeGCPercent(live))
+	memLimit := applyMemoryLimit(o.memoryLimit, live)
 	addr := ln.Addr().String()
 	up := 0
 	for _, u := range urls {
@@ -121,7 +123,8 @@ func serveCluster(ctx context.Context, o *serveOptions, changed func(string) boo
 		}
 	}
 	log.Info("serving", "url", "http://"+addr, "platform", "cluster", "plan", o.planPath, "services", strings.Join(g.Services(), ","),
-		"workers", up, "spill", len(spill), "admission", o.admissionPath != "", "auth", o.authToken != "")
+		"workers", up, "spill", len(spill), "admission", o.admissionPath != "", "auth", o.authToken != "",
+		"memory_limit", memoryLimitText(memLimit))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
