@@ -19,6 +19,8 @@ type applyOptions struct {
 	dryRun   bool
 	format   string
 	aws      awsFlags
+	// kubernetes are the flags of apply --kubernetes, for cluster plans (apply_kubernetes.go)
+	kubernetes kubernetesFlags
 }
 
 func newApplyCmd(io *ioStreams) *cobra.Command {
@@ -41,7 +43,12 @@ UpdateAlias on the function.`,
 		Example: `  inferplan apply --plan plan.json --function encoder --dry-run
   inferplan apply --plan plan.json --function encoder --region eu-west-1`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error { return runApply(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.kubernetesChosen(cmd) {
+				return runApplyKubernetes(cmd.Context(), o.kubernetesOptions(cmd))
+			}
+			return runApply(cmd.Context(), o)
+		},
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.planPath, "plan", "", "plan JSON (contract §3.3)")
@@ -49,6 +56,7 @@ UpdateAlias on the function.`,
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the changes without making them")
 	formatFlag(cmd, &o.format, "output")
 	o.aws.register(cmd, "")
+	o.kubernetes.register(cmd)
 	return cmd
 }
 
