@@ -34,7 +34,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/inferplan/inferplan/fleet"
 	"github.com/inferplan/inferplan/internal/inputerr"
@@ -104,8 +103,8 @@ type File struct {
 	Lines   []string
 }
 
-// Group is a worker group: the workers at one position of a pool's layout, one on every instance of the pool.
-type Group struct {
+// group is a worker group: the workers at one position of a pool's layout, one on every instance of the pool.
+type group struct {
 	Name    string // "p0-gpu0-w1"; the Deployment's and the Service's name
 	Pool    int
 	GPU     *plan.GPU // nil for a CPU worker
@@ -124,7 +123,7 @@ type poolInfo struct {
 	configKey string
 	plugin    *DevicePluginConfig
 	mig       map[int]map[string]int // GPU index → MIG profile → count
-	groups    []*Group
+	groups    []*group
 	gpus      float64 // GPUs an instance has
 	scaled    bool
 	windows   []CronWindow
@@ -259,7 +258,7 @@ func (b *builder) layout() error {
 		for gi := range pool.GPUs {
 			g := &pool.GPUs[gi]
 			for wi, w := range g.Workers {
-				gr := &Group{Name: fmt.Sprintf("p%d-gpu%d-w%d", pi, g.Index, wi), Pool: pi, GPU: g, Worker: w,
+				gr := &group{Name: fmt.Sprintf("p%d-gpu%d-w%d", pi, g.Index, wi), Pool: pi, GPU: g, Worker: w,
 					LocalID: fmt.Sprintf("gpu%d/w%d", g.Index, wi), Resource: gpuResource, Quantity: resource.MustParse("1")}
 				if g.Sharing == plan.SharingMIG {
 					name, err := MIGResource(b.o.Catalog, pool.InstanceType, w.MIGProfile)
@@ -276,7 +275,7 @@ func (b *builder) layout() error {
 			return err
 		}
 		for wi, w := range pool.CPUWorkers {
-			info.groups = append(info.groups, &Group{Name: fmt.Sprintf("p%d-cpu-w%d", pi, wi), Pool: pi, Worker: w,
+			info.groups = append(info.groups, &group{Name: fmt.Sprintf("p%d-cpu-w%d", pi, wi), Pool: pi, Worker: w,
 				LocalID: fmt.Sprintf("cpu/w%d", wi), Resource: corev1.ResourceCPU, Quantity: cpu[wi]})
 		}
 		if sc := c.Schedule; sc != nil && pool.MinCount < pool.Count {
@@ -285,11 +284,6 @@ func (b *builder) layout() error {
 				return b.planErr("schedule", "pool %d: %v", pi, err)
 			}
 			info.scaled, info.windows = true, ws
-		}
-		for _, gr := range info.groups {
-			if errs := validation.IsDNS1035Label(gr.Name); len(errs) > 0 {
-				return b.planErr(field("gpus"), "worker group name %q: %s", gr.Name, strings.Join(errs, "; "))
-			}
 		}
 		b.pools = append(b.pools, info)
 	}
@@ -323,7 +317,7 @@ func (b *builder) sharing(info *poolInfo, field func(string) string) error {
 	case shared > 0 && float64(len(gpus)) < info.gpus:
 		b.note("Pool %d uses %d of a %s's %g GPUs; the device plugin replicates all of them, so its nodes advertise more %s than the plan's workers use.", info.index, len(gpus), info.pool.InstanceType, info.gpus, gpuResource)
 	}
-	if shared > 1 || shared == 1 && len(gpus) > 1 {
+	if shared > 1 {
 		b.note("Pool %d shares several GPUs of one node: the device plugin hands out replicas of any of them, so which GPU a worker lands on is not the plan's.", info.index)
 	}
 	key := fmt.Sprintf("%s-p%d", b.o.Namespace, info.index)
@@ -428,7 +422,7 @@ func (b *builder) namespace() {
 // planConfig is the ConfigMap with the plan (for the workers and the gateway) and the worker mapping (for the
 // gateway): every worker of the fleet maps to its group's Service, which spreads requests over the group's pods.
 func (b *builder) planConfig() error {
-	byLocal := map[string]*Group{}
+	byLocal := map[string]*group{}
 	for _, pi := range b.pools {
 		for _, g := range pi.groups {
 			byLocal[fmt.Sprintf("p%d/%s", pi.index, g.LocalID)] = g
@@ -637,7 +631,7 @@ func (b *builder) workers() {
 	}
 }
 
-func mpsNote(g *Group) string {
+func mpsNote(g *group) string {
 	if g.GPU != nil && g.GPU.Sharing == plan.SharingMPS && g.Worker.MPSActiveThreadPct > 0 {
 		return fmt.Sprintf(", MPS %d%%", g.Worker.MPSActiveThreadPct)
 	}
