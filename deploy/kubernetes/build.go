@@ -20,6 +20,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -150,6 +151,13 @@ func Build(p *plan.Plan, planJSON []byte, o Options) (*Manifests, error) {
 	o = o.withDefaults()
 	if p.Cluster == nil {
 		return nil, inputerr.New(o.PlanFile, 0, "platform", "a %s plan has no fleet to run on Kubernetes (apply it to Lambda with --function)", p.Platform)
+	}
+	if err := p.Validate(); err != nil { // a plan built in code, not read by plan.Parse
+		var ie *inputerr.Error
+		if errors.As(err, &ie) && ie.File == "" {
+			ie.File = o.PlanFile
+		}
+		return nil, err
 	}
 	sum := sha256.Sum256(planJSON)
 	b := &builder{p: p, raw: planJSON, o: o, sha: hex.EncodeToString(sum[:])}

@@ -159,6 +159,7 @@ func TestPlansThatCannotBeExpressed(t *testing.T) {
 			w.EndS = 25 * 3600
 		}), scaledRaw, Options{LambdaFunction: "f"}, "schedule", "more than a day"},
 		{"a bad option", static, staticRaw, Options{Namespace: "Serving"}, "namespace", "not a namespace name"},
+		{"a plan that breaks the plan rules", edit(static, func(c *plan.Cluster) { c.Pools[0].Count = 0 }), staticRaw, Options{}, "pools[0].count", "below 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Build(tc.p, tc.raw, tc.o)
