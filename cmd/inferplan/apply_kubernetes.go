@@ -19,7 +19,8 @@ import (
 // plan's Kubernetes manifests (package deploy/kubernetes) instead of configuring Lambda.
 type kubernetesFlags struct {
 	dir, namespace, image, harness, nodeClass, scheduleStart, timezone string
-	lambdaFunction, devicePluginNamespace, kubectlImage                string
+	devicePluginNamespace, kubectlImage                                string
+	lambdaFunctions                                                    []string
 	noKEDA                                                             bool
 }
 
@@ -40,7 +41,7 @@ func (f *kubernetesFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.noKEDA, "no-keda", false, "--kubernetes: follow a scaled plan's schedule with CronJobs running kubectl scale instead of KEDA")
 	fs.StringVar(&f.scheduleStart, "schedule-start", "00:00", "--kubernetes: time of day (HH:MM) at which a scaled plan's schedule starts, every day")
 	fs.StringVar(&f.timezone, "timezone", kubernetes.DefaultTimezone, "--kubernetes: IANA time zone of --schedule-start")
-	fs.StringVar(&f.lambdaFunction, "lambda-function", "", "--kubernetes: Lambda function the gateway spills to (required when the plan spills)")
+	fs.StringArrayVar(&f.lambdaFunctions, "lambda-function", nil, "--kubernetes: FUNCTION or SERVICE=FUNCTION, the Lambda function a spilling service's requests go to (each spilling service needs one); repeatable")
 	fs.StringVar(&f.devicePluginNamespace, "device-plugin-namespace", kubernetes.DefaultDevicePluginNamespace, "--kubernetes: namespace of the NVIDIA device plugin (gpu-operator under the GPU Operator)")
 	fs.StringVar(&f.kubectlImage, "kubectl-image", kubernetes.DefaultKubectlImage, "--kubernetes --no-keda: image of the CronJobs that scale")
 	// apply.go's help speaks of Lambda; the cluster half is described here, beside its flags
@@ -130,7 +131,7 @@ func runApplyKubernetes(_ context.Context, o *applyKubernetesOptions) error {
 		return flagErrorf("--schedule-start: %v", err)
 	}
 	opts := kubernetes.Options{Namespace: f.namespace, Image: f.image, Harness: f.harness, NodeClass: f.nodeClass,
-		CronJobs: f.noKEDA, ScheduleStart: start, Timezone: f.timezone, LambdaFunction: f.lambdaFunction,
+		CronJobs: f.noKEDA, ScheduleStart: start, Timezone: f.timezone, LambdaFunctions: f.lambdaFunctions,
 		DevicePluginNamespace: f.devicePluginNamespace, KubectlImage: f.kubectlImage, PlanFile: o.planPath}
 	if err := opts.Validate(); err != nil {
 		return optionFlagError(err)
@@ -210,7 +211,16 @@ func printManifests(io *ioStreams, planPath, dir string, p *plan.Plan, m *kubern
 		fmt.Fprintf(w, "  - %s\n", r)
 	}
 	fmt.Fprintf(w, "\nApply them with:\n  kubectl apply -f %s\n", filepath.Clean(dir)+string(filepath.Separator))
-	fmt.Fprintf(w, "and give the gateway its bearer token (clients send it as Authorization: Bearer …):\n  %s\n", m.Secret)
+	for i, sec := range m.Secrets {
+		lead := "then create"
+		if i > 0 {
+			lead = "and"
+		}
+		if sec.Optional {
+			lead += ", if you like,"
+		}
+		fmt.Fprintf(w, "%s %s:\n  %s\n", lead, sec.Purpose, sec.Command)
+	}
 }
 
 func plural(n int) string {

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/inferplan/inferplan/deploy/kubernetes"
+	"github.com/inferplan/inferplan/planner/plan"
 )
 
 const (
@@ -38,7 +44,7 @@ func TestApplyKubernetesScenario(t *testing.T) {
 
 func TestApplyKubernetesScaledWithCronJobs(t *testing.T) {
 	dir := t.TempDir()
-	r := run(t, "apply", "--plan", scaledPlanFile, "--kubernetes", dir, "--no-keda", "--lambda-function", "encoder",
+	r := run(t, "apply", "--plan", scaledPlanFile, "--kubernetes", dir, "--no-keda", "--lambda-function", "code-rerank=encoder",
 		"--schedule-start", "07:45", "--timezone", "Europe/Berlin", "--namespace", "serving", "--image", "registry.example/inferplan:v1",
 		"--harness", "python3 torch_encoder.py", "--node-class", "gpu", "--device-plugin-namespace", "gpu-operator")
 	if r.code != 0 {
@@ -61,7 +67,7 @@ func TestApplyKubernetesScaledWithCronJobs(t *testing.T) {
 		{"workers", string(workers), "namespace: serving"},
 		{"workers", string(workers), "image: registry.example/inferplan:v1"},
 		{"workers", string(workers), "- python3 torch_encoder.py"},
-		{"gateway", string(gateway), "- encoder"},
+		{"gateway", string(gateway), "- code-rerank=encoder"},
 		{"node pools", string(nodePools), "name: gpu"},
 		{"device plugin", string(plugin), "namespace: gpu-operator"},
 	} {
@@ -100,6 +106,8 @@ func TestApplyKubernetesUsageErrors(t *testing.T) {
 		{"bad time zone", []string{"--plan", scaledPlanFile, "--kubernetes", dir, "--timezone", "Berlin"}, "--timezone: \"Berlin\" is not an IANA time zone"},
 		{"bad node class", []string{"--plan", clusterPlanFile, "--kubernetes", dir, "--node-class", "A B"}, "--node-class"},
 		{"spilling plan without a function", []string{"--plan", scaledPlanFile, "--kubernetes", dir}, "--lambda-function: the plan spills code-rerank to Lambda"},
+		{"a function for a service that does not spill", []string{"--plan", scaledPlanFile, "--kubernetes", dir, "--lambda-function", "code-rerank=f", "--lambda-function", "chat-embed=g"}, "--lambda-function: the plan does not spill service chat-embed"},
+		{"two functions for every service", []string{"--plan", scaledPlanFile, "--kubernetes", dir, "--lambda-function", "f", "--lambda-function", "g"}, "--lambda-function: two functions for every service"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, append([]string{"apply"}, tc.args...)...)
@@ -110,5 +118,62 @@ func TestApplyKubernetesUsageErrors(t *testing.T) {
 				t.Errorf("a usage error left %s behind", dir)
 			}
 		})
+	}
+}
+
+// TestGatewayArgsAreServeFlags holds the gateway's command line to the serve command as it is: every flag the
+// manifests pass must be one serve has.
+func TestGatewayArgsAreServeFlags(t *testing.T) {
+	raw, err := os.ReadFile(scaledPlanFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Parse(raw, scaledPlanFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := kubernetes.Build(p, raw, kubernetes.Options{LambdaFunctions: []string{"encoder"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for _, f := range m.Files {
+		for _, o := range f.Objects {
+			if d, ok := o.(*appsv1.Deployment); ok && d.Name == kubernetes.GatewayName {
+				c := d.Spec.Template.Spec.Containers[0]
+				args = append(c.Command[1:], c.Args...)
+			}
+		}
+	}
+	if len(args) < 2 || args[0] != "serve" || !strings.Contains(strings.Join(args, " "), "--spill-lambda code-rerank=encoder") {
+		t.Fatalf("gateway command %q", args)
+	}
+	serve := newServeCmd(&ioStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}, Now: fixedNow})
+	if err := serve.ParseFlags(args[1:]); err != nil {
+		t.Errorf("serve refuses the gateway's flags %q: %v", args[1:], err)
+	}
+	if w, _ := serve.Flags().GetStringArray("workers"); len(w) != 1 || w[0] != "/etc/inferplan/workers.json" {
+		t.Errorf("serve reads --workers %q", w)
+	}
+
+	// serve takes the written plan.json and workers.json (outside a cluster: on loopback, without spill-over,
+	// which needs AWS): every worker of the scaled fleet is mapped
+	if testing.Short() {
+		t.Skip("runs the gateway in a child process")
+	}
+	dir := t.TempDir()
+	var planFile, workersFile string
+	for _, f := range m.Files {
+		for _, o := range f.Objects {
+			if cm, ok := o.(*corev1.ConfigMap); ok && cm.Name == kubernetes.PlanConfigMap {
+				planFile = writeFile(t, dir, "plan.json", cm.Data["plan.json"])
+				workersFile = writeFile(t, dir, "workers.json", cm.Data["workers.json"])
+			}
+		}
+	}
+	s := startServe(t, "--plan", planFile, "--workers", workersFile)
+	s.waitLog(t, `platform=cluster .* workers=9 `)
+	if err := s.stop(t, syscall.SIGTERM); err != nil {
+		t.Errorf("serve exited with %v:\n%s", err, s.logText())
 	}
 }

@@ -60,12 +60,14 @@ var AllFiles = []string{FileNamespace, FilePlan, FileDevicePlugin, FileNodePools
 const (
 	PlanConfigMap     = "inferplan-plan"
 	GatewayName       = "inferplan-gateway"
-	GatewayAuth       = "inferplan-gateway-auth" // a Secret the user creates, key "token"
+	GatewayAuth       = "inferplan-gateway-auth" // a Secret the user creates, key "token": clients → gateway
+	WorkersAuth       = "inferplan-workers-auth" // an optional Secret, key "token": gateway → workers
 	ScalerName        = "inferplan-scaler"       // --no-keda: the CronJobs' ServiceAccount, Role and RoleBinding
 	ConfigMountPath   = "/etc/inferplan"
 	WorkerPort        = 8000
 	GatewayPort       = 8080
 	ReadyPath         = "/v2/health/ready"
+	LivePath          = "/v2/health/live"
 	labelPrefix       = "inferplan.dev/"
 	gpuResource       = corev1.ResourceName("nvidia.com/gpu")
 	gpuTaintKey       = "nvidia.com/gpu"
@@ -76,6 +78,7 @@ const (
 	hostnameKey       = corev1.LabelHostname
 	mpsThreadsEnv     = "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"
 	authTokenEnv      = "INFERPLAN_AUTH_TOKEN"
+	upstreamTokenEnv  = "INFERPLAN_UPSTREAM_TOKEN"
 	nodeOverheadMilli = 500          // vCPU (in millicores) a node keeps for kubelet, the OS and DaemonSets
 	maxConfigMapBytes = 1<<20 - 4096 // a ConfigMap's data is at most 1 MiB; a little is left to its metadata
 )
@@ -93,8 +96,15 @@ type Manifests struct {
 	Notes []string
 	// Requires are what the cluster must run before the manifests can work, one line each.
 	Requires []string
-	// Secret is the command that creates the gateway's bearer token, which no file holds.
-	Secret string
+	// Secrets are the Secrets the objects read and no file holds (a token in a manifest would end up in git): what
+	// each is for, and a command that creates it.
+	Secrets []SecretHint
+}
+
+// SecretHint is a Secret the user creates.
+type SecretHint struct {
+	Purpose, Command string
+	Optional         bool // the objects work without it
 }
 
 // File is one YAML file of the manifests: its objects, and a line describing each group of them.
@@ -137,7 +147,7 @@ type builder struct {
 	fleet    *fleet.Fleet
 	pools    []*poolInfo
 	sha      string
-	spills   []string
+	spills   []spill // the services that spill to Lambda, in the plan's order
 	mapping  *fleet.Mapping
 	manifest Manifests
 }
@@ -161,16 +171,8 @@ func Build(p *plan.Plan, planJSON []byte, o Options) (*Manifests, error) {
 	}
 	sum := sha256.Sum256(planJSON)
 	b := &builder{p: p, raw: planJSON, o: o, sha: hex.EncodeToString(sum[:])}
-	for _, s := range p.Cluster.Services {
-		if s.Spill != nil {
-			b.spills = append(b.spills, s.Name)
-		}
-	}
-	if len(b.spills) > 0 && o.LambdaFunction == "" {
-		return nil, optionErrorf("lambda-function", "the plan spills %s to Lambda: name the function that serves the spill-over", strings.Join(b.spills, ", "))
-	}
-	if len(b.spills) == 0 && o.LambdaFunction != "" {
-		b.note("--lambda-function %s is not used: the plan spills nothing to Lambda.", o.LambdaFunction)
+	if err := b.spillOver(); err != nil {
+		return nil, err
 	}
 	f, err := fleet.Expand(p)
 	if err != nil {
@@ -191,6 +193,53 @@ func Build(p *plan.Plan, planJSON []byte, o Options) (*Manifests, error) {
 	b.gateway()
 	b.requirements()
 	return &b.manifest, nil
+}
+
+// spill is a service whose spill rule sends requests to Lambda, and the function that serves them.
+type spill struct{ service, function string }
+
+// spillOver gives every service the plan spills its Lambda function: the gateway needs one per service
+// (serve --spill-lambda SERVICE=FUNCTION), each with an alias per spill buffer.
+func (b *builder) spillOver() error {
+	byService, fallback, err := b.o.spillFunctions()
+	if err != nil {
+		return err
+	}
+	var names, missing []string
+	for _, s := range b.p.Cluster.Services {
+		names = append(names, s.Name)
+		if s.Spill == nil {
+			continue
+		}
+		fn := cmp.Or(byService[s.Name], fallback)
+		if fn == "" {
+			missing = append(missing, s.Name)
+		}
+		b.spills = append(b.spills, spill{s.Name, fn})
+	}
+	if len(missing) > 0 {
+		return optionErrorf("lambda-function", "the plan spills %s to Lambda: name the function that serves it (FUNCTION, or SERVICE=FUNCTION for each)", strings.Join(missing, ", "))
+	}
+	for _, svc := range sortedKeys(byService) {
+		switch {
+		case !slices.Contains(names, svc):
+			return optionErrorf("lambda-function", "the plan has no service %q (it has %s)", svc, strings.Join(names, ", "))
+		case !slices.ContainsFunc(b.spills, func(s spill) bool { return s.service == svc }):
+			return optionErrorf("lambda-function", "the plan does not spill service %s to Lambda", svc)
+		}
+	}
+	if len(b.spills) == 0 && fallback != "" {
+		b.note("--lambda-function %s is not used: the plan spills nothing to Lambda.", fallback)
+	}
+	return nil
+}
+
+func (b *builder) spillList() string {
+	var out []string
+	for _, s := range b.spills {
+		out = append(out, s.service+" → "+s.function)
+	}
+	return strings.Join(out, ", ")
 }
 
 // requirements lists the controllers the manifests rely on.
@@ -214,9 +263,15 @@ func (b *builder) requirements() {
 		*r = append(*r, "KEDA 2 (ScaledObject keda.sh/v1alpha1)")
 	}
 	if len(b.spills) > 0 {
-		*r = append(*r, fmt.Sprintf("AWS credentials for ServiceAccount %s/%s to invoke Lambda %s (IRSA or EKS Pod Identity), and AWS_REGION", b.o.Namespace, GatewayName, b.o.LambdaFunction))
+		*r = append(*r, fmt.Sprintf("AWS credentials for ServiceAccount %s/%s that may invoke the spill-over functions' aliases (IRSA or EKS Pod Identity), and AWS_REGION", b.o.Namespace, GatewayName))
 	}
-	b.manifest.Secret = fmt.Sprintf("kubectl create secret generic %s --namespace %s --from-literal=token=\"$(openssl rand -hex 32)\"", GatewayAuth, b.o.Namespace)
+	create := func(name string) string {
+		return fmt.Sprintf("kubectl create secret generic %s --namespace %s --from-literal=token=\"$(openssl rand -hex 32)\"", name, b.o.Namespace)
+	}
+	b.manifest.Secrets = []SecretHint{
+		{"the gateway's bearer token (clients send it as Authorization: Bearer …; the gateway waits for it)", create(GatewayAuth), false},
+		{"a token the workers require from the gateway (their INFERPLAN_AUTH_TOKEN, the gateway's INFERPLAN_UPSTREAM_TOKEN)", create(WorkersAuth), true},
+	}
 }
 
 func (b *builder) note(format string, args ...any) {
@@ -587,7 +642,7 @@ func (b *builder) workers() {
 			if g.GPU != nil { // extended resources: the limit is the request
 				res.Limits = corev1.ResourceList{g.Resource: g.Quantity}
 			}
-			var env []corev1.EnvVar
+			env := []corev1.EnvVar{secretEnv(authTokenEnv, WorkersAuth, true)}
 			if g.GPU != nil && g.GPU.Sharing == plan.SharingMPS && g.Worker.MPSActiveThreadPct > 0 {
 				env = append(env, corev1.EnvVar{Name: mpsThreadsEnv, Value: strconv.Itoa(g.Worker.MPSActiveThreadPct)})
 			}
@@ -649,6 +704,16 @@ func mpsNote(g *group) string {
 func readiness(port int32) *corev1.Probe {
 	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: ReadyPath, Port: intstr.FromInt32(port)}},
 		PeriodSeconds: 5, FailureThreshold: 3}
+}
+
+// secretEnv is an environment variable from the key "token" of a Secret; an optional Secret that does not exist
+// leaves the variable unset.
+func secretEnv(name, secret string, optional bool) corev1.EnvVar {
+	sel := &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: "token"}
+	if optional {
+		sel.Optional = ptr(true)
+	}
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: sel}}
 }
 
 func planVolume(keys ...string) corev1.Volume {
@@ -750,8 +815,8 @@ func (b *builder) gateway() {
 	sel := map[string]string{"app.kubernetes.io/name": GatewayName}
 	args := []string{"serve", "--plan", ConfigMountPath + "/plan.json", "--workers", ConfigMountPath + "/workers.json",
 		"--listen", fmt.Sprintf("0.0.0.0:%d", GatewayPort)}
-	if len(b.spills) > 0 {
-		args = append(args, "--lambda-function", b.o.LambdaFunction)
+	for _, sp := range b.spills {
+		args = append(args, "--spill-lambda", sp.service+"="+sp.function)
 	}
 	mapping, _ := b.mapping.Marshal()
 	msum := sha256.Sum256(mapping)
@@ -768,10 +833,11 @@ func (b *builder) gateway() {
 					ServiceAccountName: GatewayName,
 					Containers: []corev1.Container{{
 						Name: "gateway", Image: b.o.Image, Command: []string{"inferplan"}, Args: args,
-						Env: []corev1.EnvVar{{Name: authTokenEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-							LocalObjectReference: corev1.LocalObjectReference{Name: GatewayAuth}, Key: "token"}}}},
+						Env:            []corev1.EnvVar{secretEnv(authTokenEnv, GatewayAuth, false), secretEnv(upstreamTokenEnv, WorkersAuth, true)},
 						Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: GatewayPort, Protocol: corev1.ProtocolTCP}},
 						ReadinessProbe: readiness(GatewayPort),
+						LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: LivePath, Port: intstr.FromInt32(GatewayPort)}},
+							PeriodSeconds: 10, FailureThreshold: 6},
 						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
 							corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("256Mi")}},
 						VolumeMounts: []corev1.VolumeMount{{Name: "plan", MountPath: ConfigMountPath, ReadOnly: true}},
@@ -784,7 +850,7 @@ func (b *builder) gateway() {
 		Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{{Name: "http", Port: GatewayPort, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP}}}}
 	line := fmt.Sprintf("ServiceAccount, Deployment, Service %s: inferplan serve on port %d, bearer token from Secret %s", GatewayName, GatewayPort, GatewayAuth)
 	if len(b.spills) > 0 {
-		line += ", spilling to Lambda " + b.o.LambdaFunction
+		line += ", spilling to Lambda: " + b.spillList()
 	}
 	b.add(FileGateway, line, sa, dep, svc)
 }

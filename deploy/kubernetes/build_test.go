@@ -134,6 +134,9 @@ func TestPlansThatCannotBeExpressed(t *testing.T) {
 		words  string
 	}{
 		{"spill without a function", scaled, scaledRaw, Options{}, "lambda-function", "spills code-rerank to Lambda"},
+		{"spill with another service's function only", scaled, scaledRaw, Options{LambdaFunctions: []string{"chat-embed=f"}}, "lambda-function", "spills code-rerank to Lambda"},
+		{"a function for a service that does not spill", scaled, scaledRaw, Options{LambdaFunctions: []string{"f", "chat-embed=g"}}, "lambda-function", "does not spill service chat-embed"},
+		{"a function for no service", scaled, scaledRaw, Options{LambdaFunctions: []string{"code-rerank=f", "chat=g"}}, "lambda-function", "no service \"chat\""},
 		{"MIG on a GPU without it", edit(static, func(c *plan.Cluster) {
 			c.Pools[0].InstanceType = "g5.xlarge"
 			g := &c.Pools[0].GPUs[0]
@@ -157,7 +160,7 @@ func TestPlansThatCannotBeExpressed(t *testing.T) {
 		{"a schedule longer than a day", edit(scaled, func(c *plan.Cluster) {
 			w := &c.Schedule.Windows[len(c.Schedule.Windows)-1]
 			w.EndS = 25 * 3600
-		}), scaledRaw, Options{LambdaFunction: "f"}, "schedule", "more than a day"},
+		}), scaledRaw, Options{LambdaFunctions: []string{"f"}}, "schedule", "more than a day"},
 		{"a bad option", static, staticRaw, Options{Namespace: "Serving"}, "namespace", "not a namespace name"},
 		{"a plan that breaks the plan rules", edit(static, func(c *plan.Cluster) { c.Pools[0].Count = 0 }), staticRaw, Options{}, "pools[0].count", "below 1"},
 	} {
@@ -193,7 +196,7 @@ func TestUnevenMPSSplitIsNoted(t *testing.T) {
 	p, raw := readPlan(t, scaledPlan)
 	g := &p.Cluster.Pools[0].GPUs[0]
 	g.Workers[0].MPSActiveThreadPct, g.Workers[1].MPSActiveThreadPct = 70, 30
-	m, err := Build(p, raw, Options{LambdaFunction: "f"})
+	m, err := Build(p, raw, Options{LambdaFunctions: []string{"f"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +222,12 @@ func TestOptionsValidate(t *testing.T) {
 		{Options{ScheduleStart: 90 * time.Second}, "schedule-start"},
 		{Options{Timezone: "Mars/Olympus"}, "timezone"},
 		{Options{Timezone: "Local"}, "timezone"},
-		{Options{LambdaFunction: "my fn"}, "lambda-function"},
+		{Options{LambdaFunctions: []string{"my fn"}}, "lambda-function"},
+		{Options{LambdaFunctions: []string{"a", "b"}}, "lambda-function"},
+		{Options{LambdaFunctions: []string{"svc=a", "svc=b"}}, "lambda-function"},
+		{Options{LambdaFunctions: []string{"=a"}}, "lambda-function"},
+		{Options{LambdaFunctions: []string{"svc="}}, "lambda-function"},
+		{Options{LambdaFunctions: []string{"encoder", "chat=arn:aws:lambda:us-east-1:123456789012:function:chat"}}, ""},
 		{Options{Harness: "a\nb"}, "harness"},
 	} {
 		err := tc.o.Validate()
@@ -273,7 +281,7 @@ func TestSchedulePlacesRunsOnTheClock(t *testing.T) {
 func TestWriteDirReplacesAnEarlierPlansFiles(t *testing.T) {
 	dir := t.TempDir()
 	scaled, scaledRaw := readPlan(t, scaledPlan)
-	m, err := Build(scaled, scaledRaw, Options{LambdaFunction: "f"})
+	m, err := Build(scaled, scaledRaw, Options{LambdaFunctions: []string{"f"}})
 	if err != nil {
 		t.Fatal(err)
 	}

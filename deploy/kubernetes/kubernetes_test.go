@@ -80,7 +80,7 @@ func TestStaticScenario(t *testing.T) {
 
 func TestScaledScenarioWithKEDA(t *testing.T) {
 	p, raw := readPlan(t, scaledPlan)
-	o := Options{LambdaFunction: "encoder", ScheduleStart: 18*time.Hour + 30*time.Minute, Timezone: "Europe/Berlin", Namespace: "serving"}
+	o := Options{LambdaFunctions: []string{"code-rerank=encoder"}, ScheduleStart: 18*time.Hour + 30*time.Minute, Timezone: "Europe/Berlin", Namespace: "serving"}
 	_, set, _ := apply(t, p, raw, o)
 	checkAgainstPlan(t, p, raw, o, set)
 	sos := all[*ScaledObject](set, "ScaledObject")
@@ -101,7 +101,7 @@ func TestScaledScenarioWithKEDA(t *testing.T) {
 
 func TestScaledScenarioWithCronJobs(t *testing.T) {
 	p, raw := readPlan(t, scaledPlan)
-	o := Options{LambdaFunction: "encoder", CronJobs: true, ScheduleStart: 23*time.Hour + 50*time.Minute, Timezone: "America/New_York"}
+	o := Options{LambdaFunctions: []string{"encoder"}, CronJobs: true, ScheduleStart: 23*time.Hour + 50*time.Minute, Timezone: "America/New_York"}
 	m, set, _ := apply(t, p, raw, o)
 	checkAgainstPlan(t, p, raw, o, set)
 	if n := len(all[*ScaledObject](set, "ScaledObject")); n != 0 {
@@ -298,6 +298,9 @@ func checkAgainstPlan(t *testing.T, p *plan.Plan, raw []byte, o Options, set *de
 			for _, e := range ctr.Env {
 				env[e.Name] = e.Value
 			}
+			if e := ctr.Env[0]; e.Name != "INFERPLAN_AUTH_TOKEN" || e.ValueFrom.SecretKeyRef.Name != WorkersAuth || !*e.ValueFrom.SecretKeyRef.Optional {
+				t.Errorf("%s: the workers' token %+v", d.Name, e)
+			}
 			if g != nil && g.Sharing == plan.SharingMPS {
 				if env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] != strconv.Itoa(w.MPSActiveThreadPct) {
 					t.Errorf("%s: MPS threads %q, want %d", d.Name, env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"], w.MPSActiveThreadPct)
@@ -392,11 +395,34 @@ func checkAgainstPlan(t *testing.T, p *plan.Plan, raw []byte, o Options, set *de
 	if args[0] != "serve" || argAfter(args, "--plan") != ConfigMountPath+"/plan.json" || argAfter(args, "--workers") != ConfigMountPath+"/workers.json" || argAfter(args, "--listen") != "0.0.0.0:8080" {
 		t.Errorf("gateway args %q", args)
 	}
-	spills := slices.ContainsFunc(c.Services, func(s plan.Service) bool { return s.Spill != nil })
-	if spills != (argAfter(args, "--lambda-function") == o.LambdaFunction && o.LambdaFunction != "") {
-		t.Errorf("gateway args %q; the plan spills: %v", args, spills)
+	// one --spill-lambda SERVICE=FUNCTION per service the plan spills, the function named for it or for all
+	var spills []string
+	for _, s := range c.Services {
+		if s.Spill == nil {
+			continue
+		}
+		fn := ""
+		for _, v := range o.LambdaFunctions {
+			if svc, f, ok := strings.Cut(v, "="); ok && svc == s.Name {
+				fn = f
+			} else if !ok && fn == "" {
+				fn = v
+			}
+		}
+		spills = append(spills, s.Name+"="+fn)
 	}
-	if e := gw.Spec.Template.Spec.Containers[0].Env; len(e) != 1 || e[0].Name != "INFERPLAN_AUTH_TOKEN" || e[0].ValueFrom.SecretKeyRef.Name != GatewayAuth {
+	var got []string
+	for i, a := range args {
+		if a == "--spill-lambda" {
+			got = append(got, args[i+1])
+		}
+	}
+	if !slices.Equal(got, spills) {
+		t.Errorf("gateway spills %q, want %q", got, spills)
+	}
+	e := gw.Spec.Template.Spec.Containers[0].Env
+	if len(e) != 2 || e[0].Name != "INFERPLAN_AUTH_TOKEN" || e[0].ValueFrom.SecretKeyRef.Name != GatewayAuth || e[0].ValueFrom.SecretKeyRef.Optional != nil ||
+		e[1].Name != "INFERPLAN_UPSTREAM_TOKEN" || e[1].ValueFrom.SecretKeyRef.Name != WorkersAuth {
 		t.Errorf("gateway env %+v", e)
 	}
 	if svc := serviceFor(gw); svc.Spec.Ports[0].Port != 8080 {

@@ -37,8 +37,9 @@ type Options struct {
 	ScheduleStart time.Duration
 	// Timezone is an IANA time zone name for the schedule.
 	Timezone string
-	// LambdaFunction is the function the gateway sends spilled requests to; required when the plan spills.
-	LambdaFunction string
+	// LambdaFunctions name the Lambda functions the gateway sends spilled requests to, each "SERVICE=FUNCTION" or
+	// a bare "FUNCTION" for every spilling service not named otherwise; every service the plan spills needs one.
+	LambdaFunctions []string
 	// DevicePluginNamespace is where the NVIDIA device plugin (or the GPU Operator) runs: its configuration
 	// ConfigMaps must be there.
 	DevicePluginNamespace string
@@ -109,8 +110,8 @@ func (o Options) Validate() error {
 	if _, err := time.LoadLocation(o.Timezone); err != nil || o.Timezone == "Local" {
 		return optionErrorf("timezone", "%q is not an IANA time zone name such as UTC or Europe/Berlin", o.Timezone)
 	}
-	if f := o.LambdaFunction; f != "" && (len(f) > 170 || strings.ContainsAny(f, " \t\n")) {
-		return optionErrorf("lambda-function", "%q is not a Lambda function name or ARN", f)
+	if _, _, err := o.spillFunctions(); err != nil {
+		return err
 	}
 	if strings.ContainsAny(o.Harness, "\n\x00") {
 		return optionErrorf("harness", "the command has a line break or a NUL byte")
@@ -125,4 +126,30 @@ func ParseClock(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a time of day written HH:MM, such as 00:00 or 18:30", s)
 	}
 	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+}
+
+// spillFunctions reads LambdaFunctions: the function of each named service, and the one for every other service.
+func (o Options) spillFunctions() (byService map[string]string, fallback string, err error) {
+	byService = map[string]string{}
+	for _, v := range o.LambdaFunctions {
+		svc, fn, named := strings.Cut(v, "=")
+		if !named {
+			svc, fn = "", v
+		}
+		switch {
+		case fn == "" || len(fn) > 170 || strings.ContainsAny(fn, " \t\n="):
+			return nil, "", optionErrorf("lambda-function", "%q is not FUNCTION or SERVICE=FUNCTION (a Lambda function name or ARN)", v)
+		case named && svc == "":
+			return nil, "", optionErrorf("lambda-function", "%q names no service", v)
+		case !named && fallback != "":
+			return nil, "", optionErrorf("lambda-function", "two functions for every service: %s and %s", fallback, fn)
+		case !named:
+			fallback = fn
+		case byService[svc] != "":
+			return nil, "", optionErrorf("lambda-function", "service %s named twice", svc)
+		default:
+			byService[svc] = fn
+		}
+	}
+	return byService, fallback, nil
 }
