@@ -20,6 +20,8 @@ type applyOptions struct {
 	prune    bool
 	format   string
 	aws      awsFlags
+	// kubernetes are the flags of apply --kubernetes, for cluster plans (apply_kubernetes.go)
+	kubernetes kubernetesFlags
 }
 
 func newApplyCmd(io *ioStreams) *cobra.Command {
@@ -42,7 +44,12 @@ UpdateAlias on the function.`,
 		Example: `  inferplan apply --plan plan.json --function encoder --dry-run
   inferplan apply --plan plan.json --function encoder --region eu-west-1`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error { return runApply(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.kubernetesChosen(cmd) {
+				return runApplyKubernetes(cmd.Context(), o.kubernetesOptions(cmd))
+			}
+			return runApply(cmd.Context(), o)
+		},
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.planPath, "plan", "", "plan JSON (contract §3.3)")
@@ -51,6 +58,7 @@ UpdateAlias on the function.`,
 	fs.BoolVar(&o.prune, "prune", false, "delete the aliases of buffers the plan does not have (left from a plan with more buffers)")
 	formatFlag(cmd, &o.format, "output")
 	o.aws.register(cmd, "")
+	o.kubernetes.register(cmd)
 	return cmd
 }
 
