@@ -134,23 +134,8 @@ func (s *ClusterServer) infer(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opt.Timeout)
 	defer cancel()
 	res := s.c.Submit(ctx, name, ids, pr)
-	code = http.StatusOK
-	switch {
-	case res.Err == nil:
-	case errors.Is(res.Err, ErrQueueFull):
-		code = http.StatusTooManyRequests
-		// the worker's queue drains at its pace; a second is the protocol's smallest Retry-After
-		w.Header().Set("Retry-After", "1")
-	case errors.Is(res.Err, ErrDraining):
-		code = http.StatusServiceUnavailable
-		w.Header().Set("Retry-After", "1")
-	case errors.Is(res.Err, context.DeadlineExceeded):
-		code = http.StatusGatewayTimeout
-	case errors.Is(res.Err, context.Canceled):
-		code = 499 // the client went away
-	default:
-		code = http.StatusBadGateway
-	}
+	// a full worker queue drains at the worker's pace; a second is the protocol's smallest Retry-After
+	code = statusOf(w, res.Err, 1)
 	answer(code)
 	if code != http.StatusOK {
 		writeError(w, code, res.Err.Error())

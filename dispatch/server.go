@@ -359,27 +359,12 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	res := s.g.Submit(ctx, ids, pr)
 	label := strconv.Itoa(res.Buffer + 1)
-	code = http.StatusOK
-	switch {
-	case res.Err == nil:
-	case errors.Is(res.Err, ErrQueueFull):
-		code = http.StatusTooManyRequests
-		// a batch of this buffer leaves within its timeout: about when there is room again
-		retry := 1.0
-		if bufs := s.g.Plan().Lambda.Buffers; res.Buffer < len(bufs) {
-			retry = max(math.Ceil(bufs[res.Buffer].TimeoutMs/1000), 1)
-		}
-		w.Header().Set("Retry-After", strconv.Itoa(int(retry)))
-	case errors.Is(res.Err, ErrDraining):
-		code = http.StatusServiceUnavailable
-		w.Header().Set("Retry-After", "1")
-	case errors.Is(res.Err, context.DeadlineExceeded):
-		code = http.StatusGatewayTimeout
-	case errors.Is(res.Err, context.Canceled):
-		code = 499 // the client went away
-	default:
-		code = http.StatusBadGateway
+	// a batch of a full buffer leaves within its timeout: about when there is room again
+	retry := 1.0
+	if bufs := s.g.Plan().Lambda.Buffers; res.Buffer < len(bufs) {
+		retry = max(math.Ceil(bufs[res.Buffer].TimeoutMs/1000), 1)
 	}
+	code = statusOf(w, res.Err, retry)
 	m.requests.WithLabelValues(label, strconv.Itoa(code)).Inc()
 	if code != http.StatusOK {
 		writeError(w, code, res.Err.Error())
@@ -390,6 +375,26 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		Parameters: ResponseParameters{Buffer: res.Buffer + 1, BatchSize: res.BatchSize,
 			WaitMs: float64(res.Wait.Microseconds()) / 1000, ServiceMs: float64(res.Service.Microseconds()) / 1000,
 			ArrivalUs: res.Arrival.UnixMicro()}})
+}
+
+// statusOf is the HTTP status of a submitted request's outcome, with Retry-After set on w where a retry may
+// succeed (queueFullS seconds for a full queue).
+func statusOf(w http.ResponseWriter, err error, queueFullS float64) int {
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, ErrQueueFull):
+		w.Header().Set("Retry-After", strconv.Itoa(int(queueFullS)))
+		return http.StatusTooManyRequests
+	case errors.Is(err, ErrDraining):
+		w.Header().Set("Retry-After", "1")
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, context.Canceled):
+		return 499 // the client went away
+	}
+	return http.StatusBadGateway
 }
 
 // GCHeadroom is the heap growth 'inferplan serve' lets the garbage collector allow between collections.

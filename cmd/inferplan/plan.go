@@ -168,6 +168,12 @@ func runPlan(cmd *cobra.Command, o *planOptions) error {
 	if err != nil {
 		return err
 	}
+	return o.emit(p, format)
+}
+
+// emit writes the plan JSON where -o says and the summary in the chosen format (to stderr when the JSON goes to
+// stdout).
+func (o *planOptions) emit(p *plan.Plan, format reports.Format) error {
 	summary := o.io.Out
 	if o.out != "" {
 		if err := writePlan(o.out, p, o.io.Out); err != nil {

@@ -76,24 +76,8 @@ The profile and trace are the ones the plan records (checked against their diges
 			if err != nil {
 				return err
 			}
-			if htmlPath != "" {
-				var b bytes.Buffer
-				if err := reports.RenderHTML(&b, d, charts); err != nil {
-					return err
-				}
-				if err := writeFileAtomic(htmlPath, b.Bytes()); err != nil {
-					return err
-				}
-				fmt.Fprintf(io.ErrOut, "wrote %s (%d charts)\n", htmlPath, len(charts))
-			}
-			if chartsDir != "" {
-				paths, err := reports.WriteCharts(charts, chartsDir, chartFormat)
-				if err != nil {
-					return &flagError{err: err}
-				}
-				fmt.Fprintf(io.ErrOut, "wrote %s\n", strings.Join(paths, ", "))
-			}
-			return nil
+			return writeReport(io, htmlPath, chartsDir, chartFormat, charts,
+				func(b *bytes.Buffer) error { return reports.RenderHTML(b, d, charts) })
 		},
 	}
 	fs := cmd.Flags()
@@ -156,4 +140,26 @@ func reportInputs(io *ioStreams, p *plan.Plan, profilePath, tracePath string, tf
 	}
 	tr, err := tf.read(tracePath)
 	return prof, tr, err
+}
+
+// writeReport writes the HTML page render makes to htmlPath and the charts into chartsDir, each when asked for.
+func writeReport(io *ioStreams, htmlPath, chartsDir, chartFormat string, charts []reports.Chart, render func(*bytes.Buffer) error) error {
+	if htmlPath != "" {
+		var b bytes.Buffer
+		if err := render(&b); err != nil {
+			return err
+		}
+		if err := writeFileAtomic(htmlPath, b.Bytes()); err != nil {
+			return err
+		}
+		fmt.Fprintf(io.ErrOut, "wrote %s (%d charts)\n", htmlPath, len(charts))
+	}
+	if chartsDir != "" {
+		paths, err := reports.WriteCharts(charts, chartsDir, chartFormat)
+		if err != nil {
+			return &flagError{err: err}
+		}
+		fmt.Fprintf(io.ErrOut, "wrote %s\n", strings.Join(paths, ", "))
+	}
+	return nil
 }

@@ -269,27 +269,34 @@ func runServe(ctx context.Context, o *serveOptions, changed func(string) bool) e
 	addr := ln.Addr().String()
 	log.Info("serving", "url", "http://"+addr, "model", model, "plan", o.planPath, "buffers", len(p.Lambda.Buffers),
 		"backend", be.Describe(), "max_input", maxInput, "auth", o.authToken != "", "memory_limit", memoryLimitText(memLimit))
+	return o.serveUntilStopped(ctx, log, g, srv, ln, func() {
+		np, err := plan.ReadFile(o.planPath)
+		if err == nil {
+			err = g.Reload(np)
+		}
+		if err != nil {
+			log.Error("plan reload failed; serving the old plan", "plan", o.planPath, "err", err)
+			return
+		}
+		log.Info("plan reloaded", "plan", o.planPath, "buffers", len(np.Lambda.Buffers))
+	})
+}
+
+// serveUntilStopped serves on ln until the server fails or ctx ends (SIGTERM, SIGINT), calling hup on every SIGHUP,
+// then shuts down.
+func (o *serveOptions) serveUntilStopped(ctx context.Context, log *slog.Logger, g gateway, srv *http.Server, ln net.Listener, hup func()) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	defer signal.Stop(hups)
 	for {
 		select {
 		case err := <-served:
 			_ = g.Close(context.Background())
-			return fmt.Errorf("serving on %s: %w", addr, err)
-		case <-hup:
-			np, err := plan.ReadFile(o.planPath)
-			if err == nil {
-				err = g.Reload(np)
-			}
-			if err != nil {
-				log.Error("plan reload failed; serving the old plan", "plan", o.planPath, "err", err)
-				continue
-			}
-			log.Info("plan reloaded", "plan", o.planPath, "buffers", len(np.Lambda.Buffers))
+			return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
+		case <-hups:
+			hup()
 			continue
 		case <-ctx.Done():
 		}

@@ -7,11 +7,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/inferplan/inferplan/admission"
@@ -125,25 +123,9 @@ func serveCluster(ctx context.Context, o *serveOptions, changed func(string) boo
 	log.Info("serving", "url", "http://"+addr, "platform", "cluster", "plan", o.planPath, "services", strings.Join(g.Services(), ","),
 		"workers", up, "spill", len(spill), "admission", o.admissionPath != "", "auth", o.authToken != "",
 		"memory_limit", memoryLimitText(memLimit))
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case err := <-served:
-			_ = g.Close(context.Background())
-			return fmt.Errorf("serving on %s: %w", addr, err)
-		case <-hup:
-			log.Warn("SIGHUP: a cluster plan is not reloaded in place (its workers would change under it); restart serve with the new plan and mapping")
-			continue
-		case <-ctx.Done():
-		}
-		break
-	}
-	return shutdown(o, log, g, srv)
+	return o.serveUntilStopped(ctx, log, g, srv, ln, func() {
+		log.Warn("SIGHUP: a cluster plan is not reloaded in place (its workers would change under it); restart serve with the new plan and mapping")
+	})
 }
 
 // spillBackends are the Lambda backends of the services whose plan spills, from --spill-lambda SERVICE=FUNCTION,
