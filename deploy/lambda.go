@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/inferplan/inferplan/internal/inputerr"
 	"github.com/inferplan/inferplan/planner/plan"
 	"github.com/inferplan/inferplan/platform/awslambda"
 	"github.com/inferplan/inferplan/profiler"
@@ -29,6 +30,8 @@ type ApplyAPI interface {
 	GetAlias(ctx context.Context, in *lambda.GetAliasInput, opts ...func(*lambda.Options)) (*lambda.GetAliasOutput, error)
 	CreateAlias(ctx context.Context, in *lambda.CreateAliasInput, opts ...func(*lambda.Options)) (*lambda.CreateAliasOutput, error)
 	UpdateAlias(ctx context.Context, in *lambda.UpdateAliasInput, opts ...func(*lambda.Options)) (*lambda.UpdateAliasOutput, error)
+	ListAliases(ctx context.Context, in *lambda.ListAliasesInput, opts ...func(*lambda.Options)) (*lambda.ListAliasesOutput, error)
+	DeleteAlias(ctx context.Context, in *lambda.DeleteAliasInput, opts ...func(*lambda.Options)) (*lambda.DeleteAliasOutput, error)
 }
 
 // Actions an AliasChange takes.
@@ -36,6 +39,10 @@ const (
 	ActionNone   = "unchanged"
 	ActionCreate = "create alias"
 	ActionUpdate = "update alias"
+	// ActionStale is an alias of a buffer the plan no longer has (a plan with fewer buffers than the last one
+	// applied): nothing routes to it, but it keeps its version; Prune turns it into ActionDelete.
+	ActionStale  = "stale (not in the plan)"
+	ActionDelete = "delete alias"
 )
 
 // AliasChange is what `apply` does for one buffer: point its alias at a version of the function's current code
@@ -54,9 +61,18 @@ type AliasChange struct {
 // LambdaDiff reads the function and its aliases and says what applying p takes. A version is reused when its
 // code and configuration equal $LATEST's except for the memory size, which equals the buffer's; so applying the
 // same plan twice changes nothing, and new code deployed to $LATEST gets new versions.
+//
+// Aliases of buffers beyond the plan's (inferplan-buffer-N for N above its buffer count) are listed after the
+// buffers as ActionStale. A memory size outside Lambda's range is an input error on the buffer's field, found
+// before any call.
 func LambdaDiff(ctx context.Context, api ApplyAPI, function string, p *plan.Plan) ([]AliasChange, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
+	}
+	for i, b := range p.Lambda.Buffers {
+		if err := awslambda.CheckMemory(b.MemoryMB); err != nil {
+			return nil, inputerr.New("", 0, fmt.Sprintf("buffers[%d].memory_mb", i), "%v", err)
+		}
 	}
 	latest, err := api.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(function)})
 	if err != nil {
@@ -104,12 +120,63 @@ func LambdaDiff(ctx context.Context, api ApplyAPI, function string, p *plan.Plan
 		}
 		changes = append(changes, c)
 	}
-	return changes, nil
+	stale, err := staleAliases(ctx, api, function, len(p.Lambda.Buffers), byVersion)
+	if err != nil {
+		return nil, err
+	}
+	return append(changes, stale...), nil
 }
 
-// Changed reports whether applying the changes would do anything.
+// staleAliases lists the function's aliases of buffers beyond the plan's first n, by buffer number.
+func staleAliases(ctx context.Context, api ApplyAPI, function string, n int, byVersion map[string]types.FunctionConfiguration) ([]AliasChange, error) {
+	var out []AliasChange
+	var marker *string
+	for {
+		page, err := api.ListAliases(ctx, &lambda.ListAliasesInput{FunctionName: aws.String(function), Marker: marker})
+		if err != nil {
+			return nil, fmt.Errorf("lambda %s: listing aliases: %w", function, err)
+		}
+		for _, a := range page.Aliases {
+			k, ok := awslambda.AliasBuffer(aws.ToString(a.Name))
+			if !ok || k < n {
+				continue
+			}
+			v := aws.ToString(a.FunctionVersion)
+			out = append(out, AliasChange{Buffer: k + 1, Alias: aws.ToString(a.Name), FromVersion: v,
+				FromMemoryMB: int(aws.ToInt32(byVersion[v].MemorySize)), Action: ActionStale})
+		}
+		if aws.ToString(page.NextMarker) == "" {
+			break
+		}
+		marker = page.NextMarker
+	}
+	slices.SortFunc(out, func(a, b AliasChange) int { return a.Buffer - b.Buffer })
+	return out, nil
+}
+
+// Prune marks the stale aliases among changes for deletion (apply --prune).
+func Prune(changes []AliasChange) {
+	for i := range changes {
+		if changes[i].Action == ActionStale {
+			changes[i].Action = ActionDelete
+		}
+	}
+}
+
+// Stale counts the aliases of buffers the plan no longer has that are left in place.
+func Stale(changes []AliasChange) int {
+	n := 0
+	for _, c := range changes {
+		if c.Action == ActionStale {
+			n++
+		}
+	}
+	return n
+}
+
+// Changed reports whether applying the changes would do anything (a stale alias left in place is no change).
 func Changed(changes []AliasChange) bool {
-	return slices.ContainsFunc(changes, func(c AliasChange) bool { return c.Action != ActionNone })
+	return slices.ContainsFunc(changes, func(c AliasChange) bool { return c.Action != ActionNone && c.Action != ActionStale })
 }
 
 // ApplyLambda carries the changes out: for every memory size without a version, it sets $LATEST to that size and
@@ -140,7 +207,14 @@ func ApplyLambda(ctx context.Context, api ApplyAPI, function string, changes []A
 	}()
 	for i := range changes {
 		c := &changes[i]
-		if c.Action == ActionNone {
+		switch c.Action {
+		case ActionNone, ActionStale:
+			continue
+		case ActionDelete:
+			if _, err := api.DeleteAlias(ctx, &lambda.DeleteAliasInput{FunctionName: aws.String(function), Name: aws.String(c.Alias)}); err != nil {
+				return fmt.Errorf("lambda %s: delete alias %s: %w", function, c.Alias, err)
+			}
+			progress(fmt.Sprintf("deleted alias %s (version %s), which no buffer of the plan uses", c.Alias, c.FromVersion))
 			continue
 		}
 		if c.Publish {

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/inferplan/inferplan/dispatch"
 	"github.com/inferplan/inferplan/internal/awstest"
+	"github.com/inferplan/inferplan/internal/inputerr"
 	"github.com/inferplan/inferplan/planner/plan"
 	"github.com/inferplan/inferplan/platform/awslambda"
 )
@@ -198,5 +200,53 @@ func TestApplyErrorsRestoreLatest(t *testing.T) {
 	f.Calls = nil
 	if err := ApplyLambda(ctx, client, "encoder", changes, nil); err != nil || len(f.Calls) != 0 {
 		t.Fatalf("applying no change: %v, calls %v", err, f.Calls)
+	}
+}
+
+// TestApplyReportsAndPrunesStaleAliases: a plan with fewer buffers than the last one applied leaves aliases that
+// nothing routes to; the diff lists them (leaving them is no change), Prune deletes them, and nothing else.
+func TestApplyReportsAndPrunesStaleAliases(t *testing.T) {
+	ctx := context.Background()
+	f, client := newRecorded(t)
+	f.Versions["1"], f.Versions["2"] = 2048, 3008
+	f.Aliases["inferplan-buffer-1"], f.Aliases["inferplan-buffer-2"], f.Aliases["inferplan-buffer-3"] = "1", "2", "2"
+	f.Aliases["live"] = "2" // not one of ours
+	p := testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 4, MemoryMB: 2048})
+	changes, err := LambdaDiff(ctx, client, "encoder", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(changes); got != "inferplan-buffer-1:unchanged:false inferplan-buffer-2:stale (not in the plan):false inferplan-buffer-3:stale (not in the plan):false" {
+		t.Fatalf("diff: %s", got)
+	}
+	if Changed(changes) || Stale(changes) != 2 || changes[1].FromMemoryMB != 3008 || changes[2].Buffer != 3 {
+		t.Fatalf("changes %+v", changes)
+	}
+	Prune(changes)
+	if !Changed(changes) {
+		t.Fatal("pruning is a change")
+	}
+	if err := ApplyLambda(ctx, client, "encoder", changes, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Aliases) != 2 || f.Aliases["inferplan-buffer-1"] != "1" || f.Aliases["live"] != "2" {
+		t.Fatalf("aliases after pruning: %v", f.Aliases)
+	}
+}
+
+// TestApplyRefusesMemoryOutsideLambdasRange: Lambda takes 128–10,240 MB; a plan asking for 100,000 MB is an input
+// error on the buffer's field, found before any call.
+func TestApplyRefusesMemoryOutsideLambdasRange(t *testing.T) {
+	f, client := newRecorded(t)
+	for _, mb := range []int{100_000, 64} {
+		p := testPlan(plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 4, MemoryMB: mb})
+		_, err := LambdaDiff(context.Background(), client, "encoder", p)
+		var ie *inputerr.Error
+		if !errors.As(err, &ie) || ie.Field != "buffers[0].memory_mb" || !strings.Contains(err.Error(), "128–10240 MB") {
+			t.Errorf("%d MB: %v", mb, err)
+		}
+	}
+	if len(f.Calls) != 0 {
+		t.Errorf("calls before refusing: %v", f.Calls)
 	}
 }

@@ -11,43 +11,24 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/inferplan/inferplan/admission"
 	"github.com/inferplan/inferplan/batching"
 	"github.com/inferplan/inferplan/planner/plan"
 	"github.com/inferplan/inferplan/platform/awslambda"
 )
 
 // Priority orders requests at admission (Sequoia-style QoS): under pressure, lower priorities are refused first.
-type Priority int
+type Priority = admission.Priority
 
-// Normal is the zero value, so that options left unset mean normal priority.
+// The priorities; Normal is the zero value, so that options left unset mean normal priority.
 const (
-	Low    Priority = -1
-	Normal Priority = 0
-	High   Priority = 1
+	Low    = admission.Low
+	Normal = admission.Normal
+	High   = admission.High
 )
 
 // ParsePriority reads low, normal or high ("" is normal).
-func ParsePriority(s string) (Priority, error) {
-	switch s {
-	case "low":
-		return Low, nil
-	case "", "normal":
-		return Normal, nil
-	case "high":
-		return High, nil
-	}
-	return Normal, fmt.Errorf("priority %q: want low, normal or high", s)
-}
-
-func (p Priority) String() string {
-	switch p {
-	case Low:
-		return "low"
-	case High:
-		return "high"
-	}
-	return "normal"
-}
+func ParsePriority(s string) (Priority, error) { return admission.ParsePriority(s) }
 
 // share of a buffer's queue each priority may fill
 var priorityShare = map[Priority]float64{Low: 0.5, Normal: 0.9, High: 1}
@@ -64,6 +45,8 @@ type Options struct {
 	Metrics        *Metrics
 	// Now stamps arrivals and dispatches (default time.Now); tests set it to place arrivals exactly.
 	Now func() time.Time
+	// LabelPrefix goes before each buffer's number in metric labels (a cluster gateway's spill buffers).
+	LabelPrefix string
 }
 
 func (o *Options) defaults() {
@@ -103,7 +86,8 @@ var (
 // Result is one request's answer.
 type Result struct {
 	Output    []float32
-	Buffer    int           // 0-based
+	Buffer    int           // 0-based; a cluster gateway's worker (in the fleet's order), or its spill buffer
+	Spilled   bool          // a cluster gateway sent it to Lambda
 	BatchSize int           // requests in its batch
 	Arrival   time.Time     // when the gateway admitted it
 	Wait      time.Duration // arrival to dispatch
@@ -189,25 +173,30 @@ func (g *Gateway) Submit(ctx context.Context, ids []int64, pr Priority) Result {
 		if err != nil {
 			return Result{Buffer: k, Err: err}
 		}
-		if expired != nil {
-			go b.run(context.Background(), expired, "timeout")
-		}
-		switch {
-		case len(full) == 1:
-			// a batch of this request alone: its caller waits for it anyway, so it runs here, bounded by the
-			// caller's context, and no goroutine is started (on a VM, waking another thread for one costs more
-			// than the rest of the request)
-			b.run(ctx, full, reason)
-		case full != nil:
-			go b.run(context.Background(), full, reason)
-		}
-		select {
-		case res := <-r.done:
-			return res
-		case <-ctx.Done():
-			// the caller left; the batch still runs and its answer is dropped here, not lost in the gateway
-			return Result{Buffer: k, Err: ctx.Err()}
-		}
+		return b.await(ctx, r, expired, full, reason)
+	}
+}
+
+// await starts the batches an enqueue closed and waits for r's answer (or ctx).
+func (b *buffer) await(ctx context.Context, r *request, expired, full []*request, reason string) Result {
+	if expired != nil {
+		go b.run(context.Background(), expired, "timeout")
+	}
+	switch {
+	case len(full) == 1:
+		// a batch of this request alone: its caller waits for it anyway, so it runs here, bounded by the
+		// caller's context, and no goroutine is started (on a VM, waking another thread for one costs more
+		// than the rest of the request)
+		b.run(ctx, full, reason)
+	case full != nil:
+		go b.run(context.Background(), full, reason)
+	}
+	select {
+	case res := <-r.done:
+		return res
+	case <-ctx.Done():
+		// the caller left; the batch still runs and its answer is dropped here, not lost in the gateway
+		return Result{Buffer: b.idx, Err: ctx.Err()}
 	}
 }
 
@@ -227,8 +216,7 @@ func (g *Gateway) Reload(p *plan.Plan) error {
 	for _, b := range old.buffers {
 		b.close()
 	}
-	g.opt.Metrics.reloads.Inc()
-	g.opt.Logger.Info("plan reloaded", "buffers", len(p.Lambda.Buffers))
+	g.opt.Metrics.reloads.Inc() // the caller logs the reload, with where the plan came from
 	return nil
 }
 
@@ -286,6 +274,8 @@ type request struct {
 type buffer struct {
 	g        *Gateway
 	idx      int
+	backend  Backend
+	load     *workerLoad // a cluster worker's queue, for the spill rule; nil for Lambda buffers
 	cfg      plan.Buffer
 	timeout  time.Duration
 	slo      time.Duration
@@ -304,9 +294,9 @@ type buffer struct {
 }
 
 func (g *Gateway) newBuffer(i int, b plan.Buffer, p *plan.Plan) *buffer {
-	return &buffer{g: g, idx: i, cfg: b, timeout: time.Duration(b.TimeoutMicros()) * time.Microsecond,
+	return &buffer{g: g, idx: i, backend: g.backend, cfg: b, timeout: time.Duration(b.TimeoutMicros()) * time.Microsecond,
 		slo: time.Duration(p.SLO.LatencyMs * float64(time.Millisecond)), prices: p.Lambda.Pricing,
-		m: g.opt.Metrics.forBuffer(strconv.Itoa(i + 1)), slots: make(chan struct{}, g.opt.MaxInFlight),
+		m: g.opt.Metrics.forBuffer(g.opt.LabelPrefix + strconv.Itoa(i+1)), slots: make(chan struct{}, g.opt.MaxInFlight),
 		maxQueue: int64(g.opt.MaxQueue)}
 }
 
@@ -402,9 +392,11 @@ func (b *buffer) run(ctx context.Context, reqs []*request, reason string) {
 	n := len(reqs)
 	m.batches(reason).Inc()
 	m.batchSize.Observe(float64(n))
+	b.load.queue(1)
 	select {
 	case b.slots <- struct{}{}: // a batch waits here (still queued) for a slot
 	case <-ctx.Done():
+		b.load.queue(-1)
 		b.queued.Add(int64(-n))
 		m.queueDepth.Sub(float64(n))
 		for _, r := range reqs {
@@ -416,11 +408,13 @@ func (b *buffer) run(ctx context.Context, reqs []*request, reason string) {
 	b.queued.Add(int64(-n))
 	m.queueDepth.Sub(float64(n))
 	m.inflight.Inc()
+	sent := g.opt.Now()
+	b.load.queue(-1)
+	b.load.start(sent)
 	defer func() {
 		<-b.slots
 		m.inflight.Dec()
 	}()
-	sent := g.opt.Now()
 	batch := &Batch{Buffer: b.idx, MemoryMB: b.cfg.MemoryMB, Inputs: make([][]int64, n)}
 	var sum int
 	for i, r := range reqs {
@@ -433,6 +427,7 @@ func (b *buffer) run(ctx context.Context, reqs []*request, reason string) {
 	m.padded.Add(float64(n*batch.PadTo - sum))
 	out, err := b.call(ctx, batch)
 	service := g.opt.Now().Sub(sent)
+	b.load.finish(service)
 	m.service.Observe(service.Seconds())
 	svcMs := float64(service.Microseconds()) / 1000
 	m.cost.Add(awslambda.InvocationUSD(svcMs, b.cfg.MemoryMB, b.prices.GBSecondUSD, b.prices.RequestUSD))
@@ -460,7 +455,7 @@ func (b *buffer) call(ctx context.Context, batch *Batch) ([][]float32, error) {
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, g.opt.BackendTimeout)
 		var out [][]float32
-		out, err = g.backend.Infer(actx, batch)
+		out, err = b.backend.Infer(actx, batch)
 		cancel()
 		if err == nil {
 			return out, nil

@@ -23,19 +23,37 @@ type Metrics struct {
 	queueDepth *prometheus.GaugeVec
 	inflight   *prometheus.GaugeVec
 	reloads    prometheus.Counter
+	// a cluster gateway's, by service
+	svcRequests *prometheus.CounterVec // answered requests by service and HTTP code
+	spilled     *prometheus.CounterVec // requests sent to Lambda by the spill rule
+	admission   *prometheus.CounterVec // refused by the admission policy, by reason
 }
 
 // NewMetrics registers the series in a registry of their own (plus the Go runtime's).
-func NewMetrics() *Metrics {
+func NewMetrics() *Metrics { return newMetrics("buffer") }
+
+// NewClusterMetrics are a cluster gateway's series: the per-buffer ones labelled by worker (its id in the
+// plan's fleet, or lambda:SERVICE:N for a spill buffer), and per service the requests, spills and admission
+// refusals.
+func NewClusterMetrics() *Metrics {
+	m := newMetrics("worker")
+	m.svcRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferplan_service_requests_total", Help: "Requests answered, by service and HTTP status code."}, []string{"service", "code"})
+	m.spilled = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferplan_spilled_total", Help: "Requests sent to Lambda because their worker's expected queueing delay was above the plan's threshold."}, []string{"service"})
+	m.admission = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferplan_admission_rejected_total", Help: "Requests refused by the admission policy, by service and reason (concurrency, rate_limit)."}, []string{"service", "reason"})
+	m.Registry.MustRegister(m.svcRequests, m.spilled, m.admission)
+	return m
+}
+
+func newMetrics(label string) *Metrics {
 	r := prometheus.NewRegistry()
-	b := []string{"buffer"}
+	b := []string{label}
 	sizeBuckets := []float64{1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64, 96, 128}
 	timeBuckets := prometheus.ExponentialBuckets(0.0005, 2, 20) // 0.5 ms … ~4.4 min
 	m := &Metrics{
 		Registry:   r,
-		requests:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferplan_requests_total", Help: "Requests answered, by buffer and HTTP status code."}, []string{"buffer", "code"}),
-		rejected:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferplan_rejected_total", Help: "Requests refused by admission control, by buffer and reason."}, []string{"buffer", "reason"}),
-		batches:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferplan_batches_total", Help: "Batches dispatched, by buffer and why (full, timeout, drain)."}, []string{"buffer", "reason"}),
+		requests:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferplan_requests_total", Help: "Requests answered, by buffer and HTTP status code."}, []string{label, "code"}),
+		rejected:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferplan_rejected_total", Help: "Requests refused by admission control, by buffer and reason."}, []string{label, "reason"}),
+		batches:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferplan_batches_total", Help: "Batches dispatched, by buffer and why (full, timeout, drain)."}, []string{label, "reason"}),
 		batchSize:  prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "inferplan_batch_size", Help: "Requests per dispatched batch.", Buckets: sizeBuckets}, b),
 		wait:       prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "inferplan_batch_wait_seconds", Help: "Time a request waited for its batch to leave.", Buckets: timeBuckets}, b),
 		service:    prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "inferplan_service_seconds", Help: "Time a batch took at the backend, retries included.", Buckets: timeBuckets}, b),
@@ -44,7 +62,7 @@ func NewMetrics() *Metrics {
 		padded:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferplan_padding_tokens_total", Help: "Padding added to batches (n × largest − Σ sizes)."}, b),
 		cost:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferplan_cost_usd_total", Help: "Estimated cost at the plan's Lambda prices: service time rounded up to a ms × memory GB × GB-s price + request price, per batch."}, b),
 		sloMisses:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferplan_slo_misses_total", Help: "Requests answered later than the plan's latency bound."}, b),
-		errors:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferplan_backend_errors_total", Help: "Failed backend attempts, by buffer and whether they were retryable."}, []string{"buffer", "retryable"}),
+		errors:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferplan_backend_errors_total", Help: "Failed backend attempts, by buffer and whether they were retryable."}, []string{label, "retryable"}),
 		retries:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inferplan_backend_retries_total", Help: "Backend attempts retried."}, b),
 		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "inferplan_queue_depth", Help: "Requests admitted and not yet dispatched."}, b),
 		inflight:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "inferplan_inflight_batches", Help: "Batches at the backend."}, b),

@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +43,20 @@ type Server struct {
 
 // NewServer builds the handler.
 func NewServer(g *Gateway, opt ServerOptions) *Server {
+	opt.defaults()
+	s := &Server{g: g, opt: opt, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	s.mux.HandleFunc("GET /v2/health/ready", s.ready)
+	s.mux.HandleFunc("GET /v2", s.auth(s.serverMeta))
+	s.mux.HandleFunc("GET /v2/models/{name}", s.auth(s.modelMeta))
+	s.mux.HandleFunc("GET /v2/models/{name}/ready", s.auth(s.modelReady))
+	s.mux.HandleFunc("POST /v2/models/{name}/infer", s.auth(s.infer))
+	s.mux.HandleFunc("GET /inferplan/plan", s.auth(s.activePlan))
+	s.mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(g.opt.Metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP))
+	return s
+}
+
+func (opt *ServerOptions) defaults() {
 	if opt.MaxBodyByte <= 0 {
 		opt.MaxBodyByte = 1 << 20
 	}
@@ -54,16 +69,6 @@ func NewServer(g *Gateway, opt ServerOptions) *Server {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{g: g, opt: opt, mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	s.mux.HandleFunc("GET /v2/health/ready", s.ready)
-	s.mux.HandleFunc("GET /v2", s.auth(s.serverMeta))
-	s.mux.HandleFunc("GET /v2/models/{name}", s.auth(s.modelMeta))
-	s.mux.HandleFunc("GET /v2/models/{name}/ready", s.auth(s.modelReady))
-	s.mux.HandleFunc("POST /v2/models/{name}/infer", s.auth(s.infer))
-	s.mux.HandleFunc("GET /inferplan/plan", s.auth(s.activePlan))
-	s.mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(g.opt.Metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP))
-	return s
 }
 
 // ServeHTTP implements http.Handler.
@@ -83,12 +88,23 @@ func IsLoopback(addr string) bool {
 }
 
 func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
-	if s.opt.AuthToken == "" {
+	return bearerAuth(s.opt.AuthToken, func() { s.g.opt.Metrics.requests.WithLabelValues("", strconv.Itoa(http.StatusUnauthorized)).Inc() }, h)
+}
+
+// bearerAuth lets through requests that carry the token ("" lets every request through); refused reports an
+// inference request turned away.
+func bearerAuth(token string, refused func(), h http.HandlerFunc) http.HandlerFunc {
+	if token == "" {
 		return h
 	}
-	want := []byte("Bearer " + s.opt.AuthToken)
+	want := []byte(token)
 	return func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		// the scheme is case-insensitive (RFC 9110 §11.1): "bearer" and "BEARER" are "Bearer"
+		scheme, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), want) != 1 {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/infer") {
+				refused()
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="inferplan"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
@@ -224,7 +240,11 @@ type InferResponse struct {
 
 // ResponseParameters tell a caller how its request was batched.
 type ResponseParameters struct {
-	Buffer    int     `json:"inferplan_buffer"` // 1-based
+	Buffer int `json:"inferplan_buffer"` // 1-based: a Lambda plan's buffer; a cluster plan's worker in fleet order
+	// Worker is the cluster worker that ran the request (its id in the plan's fleet), or lambda:SERVICE:N for a
+	// request the spill rule sent to Lambda's buffer N.
+	Worker    string  `json:"inferplan_worker,omitempty"`
+	Spilled   bool    `json:"inferplan_spilled,omitempty"`
 	BatchSize int     `json:"inferplan_batch_size"`
 	WaitMs    float64 `json:"inferplan_wait_ms"`    // arrival to dispatch
 	ServiceMs float64 `json:"inferplan_service_ms"` // the batch at the backend
@@ -247,6 +267,12 @@ var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // parseInfer validates a request strictly and returns its token ids and priority.
 func (s *Server) parseInfer(r *http.Request) (*InferRequest, []int64, Priority, int, error) {
+	return parseInfer(r, s.opt)
+}
+
+// parseInfer validates a request strictly against opt's limits and returns its token ids and priority (opt's
+// when it names none), or the HTTP status and error to answer with.
+func parseInfer(r *http.Request, opt ServerOptions) (*InferRequest, []int64, Priority, int, error) {
 	buf := bodyPool.Get().(*bytes.Buffer)
 	defer func() {
 		if buf.Cap() <= 64<<10 { // a rare huge body is not kept alive
@@ -255,14 +281,14 @@ func (s *Server) parseInfer(r *http.Request) (*InferRequest, []int64, Priority, 
 		}
 	}()
 	if r.ContentLength > 0 {
-		buf.Grow(int(min(r.ContentLength, s.opt.MaxBodyByte)) + 1)
+		buf.Grow(int(min(r.ContentLength, opt.MaxBodyByte)) + 1)
 	}
 	_, err := buf.ReadFrom(r.Body)
 	body := buf.Bytes()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, nil, 0, http.StatusRequestEntityTooLarge, fmt.Errorf("request body above %d bytes", s.opt.MaxBodyByte)
+			return nil, nil, 0, http.StatusRequestEntityTooLarge, fmt.Errorf("request body above %d bytes", opt.MaxBodyByte)
 		}
 		return nil, nil, 0, http.StatusBadRequest, fmt.Errorf("reading the request: %v", err)
 	}
@@ -291,8 +317,8 @@ func (s *Server) parseInfer(r *http.Request) (*InferRequest, []int64, Priority, 
 	if n == 0 {
 		return nil, nil, 0, http.StatusBadRequest, fmt.Errorf("input %q is empty", in.Name)
 	}
-	if n > int64(s.opt.MaxInput) {
-		return nil, nil, 0, http.StatusRequestEntityTooLarge, fmt.Errorf("input %q has %d tokens, above the limit of %d", in.Name, n, s.opt.MaxInput)
+	if n > int64(opt.MaxInput) {
+		return nil, nil, 0, http.StatusRequestEntityTooLarge, fmt.Errorf("input %q has %d tokens, above the limit of %d", in.Name, n, opt.MaxInput)
 	}
 	ids := make([]int64, n)
 	for i, v := range in.Data {
@@ -301,7 +327,7 @@ func (s *Server) parseInfer(r *http.Request) (*InferRequest, []int64, Priority, 
 		}
 		ids[i] = int64(v)
 	}
-	pr := s.opt.Priority
+	pr := opt.Priority
 	if v, ok := req.Parameters["priority"]; ok {
 		str, isStr := v.(string)
 		p, err := ParsePriority(str)
@@ -318,6 +344,7 @@ func (s *Server) parseInfer(r *http.Request) (*InferRequest, []int64, Priority, 
 
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	if !s.model(w, r) {
+		s.g.opt.Metrics.requests.WithLabelValues("", strconv.Itoa(http.StatusNotFound)).Inc()
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.opt.MaxBodyByte)
@@ -332,27 +359,12 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	res := s.g.Submit(ctx, ids, pr)
 	label := strconv.Itoa(res.Buffer + 1)
-	code = http.StatusOK
-	switch {
-	case res.Err == nil:
-	case errors.Is(res.Err, ErrQueueFull):
-		code = http.StatusTooManyRequests
-		// a batch of this buffer leaves within its timeout: about when there is room again
-		retry := 1.0
-		if bufs := s.g.Plan().Lambda.Buffers; res.Buffer < len(bufs) {
-			retry = max(math.Ceil(bufs[res.Buffer].TimeoutMs/1000), 1)
-		}
-		w.Header().Set("Retry-After", strconv.Itoa(int(retry)))
-	case errors.Is(res.Err, ErrDraining):
-		code = http.StatusServiceUnavailable
-		w.Header().Set("Retry-After", "1")
-	case errors.Is(res.Err, context.DeadlineExceeded):
-		code = http.StatusGatewayTimeout
-	case errors.Is(res.Err, context.Canceled):
-		code = 499 // the client went away
-	default:
-		code = http.StatusBadGateway
+	// a batch of a full buffer leaves within its timeout: about when there is room again
+	retry := 1.0
+	if bufs := s.g.Plan().Lambda.Buffers; res.Buffer < len(bufs) {
+		retry = max(math.Ceil(bufs[res.Buffer].TimeoutMs/1000), 1)
 	}
+	code = statusOf(w, res.Err, retry)
 	m.requests.WithLabelValues(label, strconv.Itoa(code)).Inc()
 	if code != http.StatusOK {
 		writeError(w, code, res.Err.Error())
@@ -363,6 +375,26 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		Parameters: ResponseParameters{Buffer: res.Buffer + 1, BatchSize: res.BatchSize,
 			WaitMs: float64(res.Wait.Microseconds()) / 1000, ServiceMs: float64(res.Service.Microseconds()) / 1000,
 			ArrivalUs: res.Arrival.UnixMicro()}})
+}
+
+// statusOf is the HTTP status of a submitted request's outcome, with Retry-After set on w where a retry may
+// succeed (queueFullS seconds for a full queue).
+func statusOf(w http.ResponseWriter, err error, queueFullS float64) int {
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, ErrQueueFull):
+		w.Header().Set("Retry-After", strconv.Itoa(int(queueFullS)))
+		return http.StatusTooManyRequests
+	case errors.Is(err, ErrDraining):
+		w.Header().Set("Retry-After", "1")
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, context.Canceled):
+		return 499 // the client went away
+	}
+	return http.StatusBadGateway
 }
 
 // GCHeadroom is the heap growth 'inferplan serve' lets the garbage collector allow between collections.

@@ -124,8 +124,25 @@ func TestAuthToken(t *testing.T) {
 			t.Errorf("header %v: %d", h, code)
 		}
 	}
-	if code, _, _ := post(t, srv.URL+"/v2/models/m/infer", body, "Authorization", "Bearer s3cret"); code != 200 {
-		t.Errorf("right token: %d", code)
+	// the scheme is case-insensitive (RFC 9110 §11.1); the token is not
+	for _, h := range []string{"Bearer s3cret", "bearer s3cret", "BEARER  s3cret "} {
+		if code, _, _ := post(t, srv.URL+"/v2/models/m/infer", body, "Authorization", h); code != 200 {
+			t.Errorf("%q: %d", h, code)
+		}
+	}
+	if code, _, _ := post(t, srv.URL+"/v2/models/m/infer", body, "Authorization", "Bearer S3CRET"); code != 401 {
+		t.Errorf("a token differing in case: %d", code)
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `inferplan_requests_total{buffer="",code="401"} 4`) { // refused requests count too
+		t.Errorf("metrics lack the four 401s")
 	}
 	for path, want := range map[string]int{"/metrics": 401, "/inferplan/plan": 401, "/v2/models/m": 401, "/v2/health/ready": 200, "/v2/health/live": 200} {
 		resp, err := http.Get(srv.URL + path)
@@ -198,8 +215,10 @@ func TestReadinessAndMetadata(t *testing.T) {
 		t.Errorf("plan: %d %s", code, body)
 	}
 	post(t, srv.URL+"/v2/models/m/infer", `{"inputs": [{"name": "x", "shape": [12], "datatype": "INT64", "data": [1,1,1,1,1,1,1,1,1,1,1,1]}]}`)
+	post(t, srv.URL+"/v2/models/other/infer", `{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [1]}]}`)
 	code, body := get("/metrics")
 	for _, series := range []string{`inferplan_batches_total{buffer="2",reason="full"} 1`, `inferplan_requests_total{buffer="2",code="200"} 1`,
+		`inferplan_requests_total{buffer="",code="404"} 1`, // a request for another model is answered, and counted
 		`inferplan_batch_size_bucket{buffer="2",le="1"} 1`, "inferplan_cost_usd_total", "inferplan_queue_depth", "go_goroutines"} {
 		if code != 200 || !strings.Contains(body, series) {
 			t.Errorf("metrics lack %q", series)

@@ -45,6 +45,9 @@ type Outcome struct {
 	LatencyMs float64       // answer time − send time (0 if lost)
 	Code      int           // HTTP status; 0 if lost
 	Buffer    int           // 1-based, as the gateway reported (0 if not answered OK)
+	Service   int           // a cluster replay's service (index into Run.Services)
+	Worker    string        // a cluster gateway's worker, or lambda:SERVICE:N when spilled
+	Spilled   bool
 	BatchSize int
 	ArrivalUs int64  // when the gateway admitted it, Unix microseconds (0 if not answered OK)
 	Lost      bool   // sent but never answered: no HTTP response at all
@@ -61,6 +64,10 @@ type Run struct {
 	Before     MetricsSnapshot
 	After      MetricsSnapshot
 	Plan       *plan.Plan // the plan the gateway served (from /inferplan/plan)
+	// a cluster replay's: the services, and the gateway's per-worker counters before and after
+	Services                    []string
+	WorkersBefore, WorkersAfter WorkerSnapshot
+	items                       []item // what was sent, in outcome order
 }
 
 // Replay sends every request of tr at its (sped-up) trace time, each with a distinct id and as many token ids
@@ -73,10 +80,7 @@ func Replay(ctx context.Context, tr *trace.Trace, opt Options) (*Run, error) {
 		opt.Timeout = 2 * time.Minute
 	}
 	if opt.Client == nil {
-		opt.Client = &http.Client{Transport: &http.Transport{
-			Proxy: nil, DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: 90 * time.Second,
-		}}
+		opt.Client = defaultClient()
 	}
 	base := strings.TrimSuffix(opt.URL, "/")
 	get := func(path string, v any) error {
@@ -125,7 +129,37 @@ func Replay(ctx context.Context, tr *trace.Trace, opt Options) (*Run, error) {
 		return nil, err
 	}
 
-	infer := base + "/v2/models/" + run.Model + "/infer"
+	items := make([]item, len(tr.Requests))
+	for i, r := range tr.Requests {
+		items[i] = item{at: r.At, size: r.Size}
+	}
+	if err := sendAll(ctx, items, []string{base + "/v2/models/" + run.Model + "/infer"}, opt, run); err != nil {
+		return nil, err
+	}
+	if err := get("/metrics", &run.After); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// defaultClient keeps a connection per request in flight: an open-loop replay has thousands at once.
+func defaultClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy: nil, DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: 90 * time.Second,
+	}}
+}
+
+// item is one request to send: its trace time, its size, its service (index into the infer URLs).
+type item struct {
+	at   int64
+	size float64
+	svc  int
+}
+
+// sendAll sends every item at its (sped-up) time from the first, open loop, to its service's infer URL, and
+// records each outcome in run.Outcomes (in item order).
+func sendAll(ctx context.Context, items []item, infer []string, opt Options, run *Run) error {
 	var (
 		wg         sync.WaitGroup
 		answered   atomic.Int64
@@ -138,6 +172,10 @@ func Replay(ctx context.Context, tr *trace.Trace, opt Options) (*Run, error) {
 	stop := func() {
 		close(stopProgress)
 		<-progressDone
+	}
+	var first int64
+	if len(items) > 0 {
+		first = items[0].at
 	}
 	if opt.Progress == nil {
 		close(progressDone)
@@ -152,39 +190,33 @@ func Replay(ctx context.Context, tr *trace.Trace, opt Options) (*Run, error) {
 					return
 				case <-tick.C:
 				}
-				sent := 0
-				if d := time.Since(start); len(tr.Requests) > 0 {
-					sent, _ = slices.BinarySearchFunc(tr.Requests, d, func(r trace.Request, d time.Duration) int {
-						return cmp.Compare(scaled(r.At-tr.Requests[0].At, opt.Speedup), d)
-					})
-				}
-				opt.Progress(sent, int(answered.Load()), len(tr.Requests))
+				d := time.Since(start)
+				sent, _ := slices.BinarySearchFunc(items, d, func(r item, d time.Duration) int {
+					return cmp.Compare(scaled(r.at-first, opt.Speedup), d)
+				})
+				opt.Progress(sent, int(answered.Load()), len(items))
 			}
 		}()
 	}
-	var first int64
-	if len(tr.Requests) > 0 {
-		first = tr.Requests[0].At
-	}
-	for i, r := range tr.Requests {
-		due := scaled(r.At-first, opt.Speedup)
+	for i, r := range items {
+		due := scaled(r.at-first, opt.Speedup)
 		if wait := due - time.Since(start); wait > 0 {
 			select {
 			case <-time.After(wait):
 			case <-ctx.Done():
 				wg.Wait()
 				stop()
-				return nil, ctx.Err()
+				return ctx.Err()
 			}
 		}
 		sent := time.Since(start)
 		run.MaxLag = max(run.MaxLag, sent-due)
-		body := RequestBody(i, r.Size, opt.Seed)
+		body := RequestBody(i, r.size, opt.Seed)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			o := send(ctx, opt, infer, i, body, &duplicates)
-			o.SentAt = sent
+			o := send(ctx, opt, infer[r.svc], i, body, &duplicates)
+			o.SentAt, o.Service = sent, r.svc
 			run.Outcomes[i] = o
 			answered.Add(1)
 			at := int64(time.Since(start))
@@ -200,10 +232,7 @@ func Replay(ctx context.Context, tr *trace.Trace, opt Options) (*Run, error) {
 	stop()
 	run.Elapsed = time.Duration(lastAnswer.Load())
 	run.Duplicates = int(duplicates.Load())
-	if err := get("/metrics", &run.After); err != nil {
-		return nil, err
-	}
-	return run, nil
+	return nil
 }
 
 func scaled(us int64, speedup float64) time.Duration {
@@ -264,9 +293,11 @@ func send(ctx context.Context, opt Options, url string, i int, body []byte, dupl
 	var out struct {
 		ID         string `json:"id"`
 		Parameters struct {
-			Buffer    int   `json:"inferplan_buffer"`
-			BatchSize int   `json:"inferplan_batch_size"`
-			ArrivalUs int64 `json:"inferplan_arrival_unix_us"`
+			Buffer    int    `json:"inferplan_buffer"`
+			Worker    string `json:"inferplan_worker"`
+			Spilled   bool   `json:"inferplan_spilled"`
+			BatchSize int    `json:"inferplan_batch_size"`
+			ArrivalUs int64  `json:"inferplan_arrival_unix_us"`
 		} `json:"parameters"`
 		Outputs []json.RawMessage `json:"outputs"`
 	}
@@ -280,6 +311,7 @@ func send(ctx context.Context, opt Options, url string, i int, body []byte, dupl
 		return o
 	}
 	o.Buffer, o.BatchSize, o.ArrivalUs = out.Parameters.Buffer, out.Parameters.BatchSize, out.Parameters.ArrivalUs
+	o.Worker, o.Spilled = out.Parameters.Worker, out.Parameters.Spilled
 	return o
 }
 

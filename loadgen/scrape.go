@@ -26,14 +26,41 @@ type BufferCounters struct {
 // MetricsSnapshot is the gateway's /metrics, by buffer (1-based label).
 type MetricsSnapshot map[int]BufferCounters
 
+// WorkerSnapshot is a cluster gateway's /metrics, by worker label (the worker's id in the plan's fleet, or
+// lambda:SERVICE:N for a spill buffer).
+type WorkerSnapshot map[string]BufferCounters
+
 // ParseMetrics reads the Prometheus text exposition of a gateway.
 func ParseMetrics(r io.Reader) (MetricsSnapshot, error) {
+	by, err := parseBy(r, "buffer")
+	if err != nil {
+		return nil, err
+	}
+	snap := MetricsSnapshot{}
+	for label, c := range by {
+		k, err := strconv.Atoi(label)
+		if err != nil {
+			return nil, fmt.Errorf("/metrics: buffer label %q is not a number", label)
+		}
+		snap[k] = c
+	}
+	return snap, nil
+}
+
+// ParseWorkerMetrics reads the Prometheus text exposition of a cluster gateway.
+func ParseWorkerMetrics(r io.Reader) (WorkerSnapshot, error) {
+	by, err := parseBy(r, "worker")
+	return WorkerSnapshot(by), err
+}
+
+// parseBy sums the gateway's per-buffer series by the value of label.
+func parseBy(r io.Reader, label string) (map[string]BufferCounters, error) {
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(r)
 	if err != nil {
 		return nil, fmt.Errorf("reading /metrics: %w", err)
 	}
-	snap := MetricsSnapshot{}
+	snap := map[string]BufferCounters{}
 	add := func(name string, f func(c *BufferCounters, m *dto.Metric)) error {
 		fam, ok := fams[name]
 		if !ok {
@@ -41,13 +68,10 @@ func ParseMetrics(r io.Reader) (MetricsSnapshot, error) {
 		}
 		for _, m := range fam.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() != "buffer" || l.GetValue() == "" {
+				if l.GetName() != label || l.GetValue() == "" {
 					continue
 				}
-				k, err := strconv.Atoi(l.GetValue())
-				if err != nil {
-					return fmt.Errorf("/metrics: %s has buffer label %q", name, l.GetValue())
-				}
+				k := l.GetValue()
 				c := snap[k]
 				f(&c, m)
 				snap[k] = c
@@ -78,10 +102,22 @@ func ParseMetrics(r io.Reader) (MetricsSnapshot, error) {
 func (s MetricsSnapshot) Sub(before MetricsSnapshot) MetricsSnapshot {
 	out := MetricsSnapshot{}
 	for k, a := range s {
-		b := before[k]
-		out[k] = BufferCounters{Batches: a.Batches - b.Batches, Requests: a.Requests - b.Requests, CostUSD: a.CostUSD - b.CostUSD,
-			Tokens: a.Tokens - b.Tokens, Padding: a.Padding - b.Padding, SLOMisses: a.SLOMisses - b.SLOMisses,
-			Retries: a.Retries - b.Retries, BackendFails: a.BackendFails - b.BackendFails, Rejected: a.Rejected - b.Rejected}
+		out[k] = a.sub(before[k])
 	}
 	return out
+}
+
+// Sub is what happened between two snapshots.
+func (s WorkerSnapshot) Sub(before WorkerSnapshot) WorkerSnapshot {
+	out := WorkerSnapshot{}
+	for k, a := range s {
+		out[k] = a.sub(before[k])
+	}
+	return out
+}
+
+func (a BufferCounters) sub(b BufferCounters) BufferCounters {
+	return BufferCounters{Batches: a.Batches - b.Batches, Requests: a.Requests - b.Requests, CostUSD: a.CostUSD - b.CostUSD,
+		Tokens: a.Tokens - b.Tokens, Padding: a.Padding - b.Padding, SLOMisses: a.SLOMisses - b.SLOMisses,
+		Retries: a.Retries - b.Retries, BackendFails: a.BackendFails - b.BackendFails, Rejected: a.Rejected - b.Rejected}
 }

@@ -24,6 +24,9 @@ type BO struct {
 	// Initial points (in the problem's units) evaluated before the design: a known good configuration, say, so
 	// the search can only improve on it.
 	Initial [][]float64
+	// Stop, when set, is asked before every step; true ends the search with what it has (a cancelled context,
+	// say: the GP fits between evaluations should not outlive the caller's interest).
+	Stop func() bool
 }
 
 var stdNormal = distuv.UnitNormal
@@ -80,6 +83,9 @@ func (o BO) Minimize(p Problem, budget int) Result {
 	}
 
 	for len(r.res.Evals) < limit {
+		if o.Stop != nil && o.Stop() {
+			break
+		}
 		u, ok := o.next(r, s, rng, cands, restarts)
 		if !ok {
 			break

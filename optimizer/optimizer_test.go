@@ -183,3 +183,13 @@ func TestBestAfter(t *testing.T) {
 		t.Fatalf("BestAfter: %v %v %v", r.BestAfter(1), r.BestAfter(3), r.BestAfter(10))
 	}
 }
+
+// TestBOStops: a search asked to stop ends after its initial design instead of spending the budget (a cancelled
+// plan must not fit Gaussian processes for another thirty steps).
+func TestBOStops(t *testing.T) {
+	calls := 0
+	res := BO{Seed: 7, Init: 5, Stop: func() bool { calls++; return calls > 3 }}.Minimize(Problem{Dims: braninDims, Func: branin}, 50)
+	if len(res.Evals) != 5+3 {
+		t.Fatalf("%d evaluations, want the 5 of the design and 3 steps before Stop said so", len(res.Evals))
+	}
+}

@@ -306,6 +306,10 @@ func LoadCache(region string) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
+	ref := Embedded().Snapshot()
+	if err := c.snap.Plausible(&ref, region, time.Now()); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	c.source = "AWS Price List API, cached in " + path
 	return c, nil
 }

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -172,5 +174,58 @@ func TestCacheRoundTrip(t *testing.T) {
 	os.WriteFile(path, []byte("{"), 0o644)
 	if c, warn := Default(); c.Source() != "embedded snapshot" || !strings.Contains(warn, "ignoring the price cache") {
 		t.Fatalf("corrupt cache: %s %q", c.Source(), warn)
+	}
+}
+
+// TestImplausibleCachesFallBackToTheSnapshot: cached prices that validate on their own but are far from the
+// embedded snapshot's (a unit mistake, a hand edit, another region, a date that is not one) are not used; the
+// run warns and uses the snapshot.
+func TestImplausibleCachesFallBackToTheSnapshot(t *testing.T) {
+	t.Setenv("INFERPLAN_CACHE_DIR", t.TempDir())
+	path, _ := CachePath("us-east-1")
+	for _, tc := range []struct {
+		name  string
+		edit  func(s *Snapshot)
+		words string
+	}{
+		{"request price 1e6", func(s *Snapshot) { lp := s.Lambda["x86_64"]; lp.RequestUSD = 1e6; s.Lambda["x86_64"] = lp }, "request price"},
+		{"GB-s price 1e-300", func(s *Snapshot) {
+			lp := s.Lambda["arm64"]
+			lp.Tiers = append([]Tier(nil), lp.Tiers...)
+			lp.Tiers[0].USDPerGBSec = 1e-300
+			s.Lambda["arm64"] = lp
+		}, "tier 0 price per GB-s"},
+		{"bad as_of", func(s *Snapshot) { s.AsOf = "yesterday" }, "not a date"},
+		{"future as_of", func(s *Snapshot) { s.AsOf = "2999-01-01" }, "in the future"},
+		{"older than the snapshot", func(s *Snapshot) { s.AsOf = "2020-01-01" }, "older than the embedded snapshot"},
+		{"another region", func(s *Snapshot) { s.Region = "eu-west-1" }, `region "eu-west-1"`},
+		{"an EC2 price in cents", func(s *Snapshot) {
+			for i, in := range s.Instances {
+				if in.OnDemandUSDPerHour != nil {
+					v := *in.OnDemandUSDPerHour * 100
+					s.Instances[i].OnDemandUSDPerHour = &v
+					return
+				}
+			}
+		}, "on-demand price per hour"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Embedded().Snapshot()
+			s.Lambda = maps.Clone(s.Lambda)
+			s.Instances = slices.Clone(s.Instances)
+			s.AsOf = "2026-11-23"
+			tc.edit(&s)
+			data, err := s.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, warn := Default()
+			if c.Source() != "embedded snapshot" || !strings.Contains(warn, "ignoring the price cache") || !strings.Contains(warn, tc.words) {
+				t.Fatalf("source %s, warning %q; want the snapshot and a warning about %q", c.Source(), warn, tc.words)
+			}
+		})
 	}
 }

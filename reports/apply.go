@@ -11,7 +11,8 @@ import (
 // ApplyDocument is what `apply` will change on a Lambda function: for every buffer, the alias, the version and
 // memory it runs now, and the version and memory it will run.
 func ApplyDocument(function string, p *plan.Plan, changes []deploy.AliasChange) *Document {
-	d := &Document{Title: fmt.Sprintf("Lambda function %s: %d buffer%s of the plan", function, len(changes), plural(len(changes)))}
+	n := len(p.Lambda.Buffers)
+	d := &Document{Title: fmt.Sprintf("Lambda function %s: %d buffer%s of the plan", function, n, plural(n))}
 	sizes := "Sizes"
 	if p.SizeUnit != "" {
 		sizes += " (" + p.SizeUnit + ")"
@@ -28,6 +29,9 @@ func ApplyDocument(function string, p *plan.Plan, changes []deploy.AliasChange) 
 			to = "version " + c.ToVersion
 		}
 		to += ", " + Thousands(float64(c.MemoryMB), 0) + " MB"
+		if c.Action == deploy.ActionStale || c.Action == deploy.ActionDelete {
+			to = "— (no such buffer)"
+		}
 		action := c.Action
 		if c.Publish && c.Action != deploy.ActionNone {
 			action = "publish + " + action
@@ -37,6 +41,11 @@ func ApplyDocument(function string, p *plan.Plan, changes []deploy.AliasChange) 
 			rng = Num(bufs[i].MinSize) + "–" + Num(bufs[i].MaxSize)
 		}
 		sec.Rows = append(sec.Rows, []string{strconv.Itoa(c.Buffer), rng, c.Alias, now, to, action})
+	}
+	if k := deploy.Stale(changes); k > 0 {
+		sec.Notes = append(sec.Notes, fmt.Sprintf("%d alias%s of buffers this plan does not have: nothing routes to %s, but %s its version; --prune deletes %s.",
+			k, map[bool]string{true: "", false: "es"}[k == 1], map[bool]string{true: "it", false: "them"}[k == 1],
+			map[bool]string{true: "it keeps", false: "each keeps"}[k == 1], map[bool]string{true: "it", false: "them"}[k == 1]))
 	}
 	d.Sections = append(d.Sections, sec)
 	return d

@@ -146,8 +146,25 @@ func WriteJSON(w io.Writer, v any) error {
 	return err
 }
 
+// nonFinite spells NaN and the infinities, which a "%.2f" would print as "+Inf" inside a "$" or a thousands
+// grouping ("$+,Inf"); ok is false for a finite v.
+func nonFinite(v float64) (string, bool) {
+	switch {
+	case math.IsNaN(v):
+		return "–", true
+	case math.IsInf(v, 1):
+		return "∞", true
+	case math.IsInf(v, -1):
+		return "-∞", true
+	}
+	return "", false
+}
+
 // USD formats money with enough digits to see small differences: $0.000123, $1.23, $12,345.
 func USD(v float64) string {
+	if s, ok := nonFinite(v); ok {
+		return s
+	}
 	a := math.Abs(v)
 	switch {
 	case a == 0:
@@ -162,6 +179,9 @@ func USD(v float64) string {
 
 // Thousands formats v with the given decimals and comma thousands separators.
 func Thousands(v float64, decimals int) string {
+	if s, ok := nonFinite(v); ok {
+		return s
+	}
 	s := fmt.Sprintf("%.*f", decimals, math.Abs(v))
 	intPart, frac, _ := strings.Cut(s, ".")
 	var b strings.Builder
@@ -189,8 +209,11 @@ func trimZeros(s string) string {
 	return s
 }
 
-// Ms formats a duration in milliseconds: "850 ms", "17.2 s", "12.5 min".
+// Ms formats a duration in milliseconds: "850 ms", "17.2 s", "12.5 min", "104.0 h".
 func Ms(v float64) string {
+	if s, ok := nonFinite(v); ok {
+		return s
+	}
 	switch a := math.Abs(v); {
 	case a < 10:
 		return trimZeros(fmt.Sprintf("%.2f", v)) + " ms"
@@ -198,12 +221,19 @@ func Ms(v float64) string {
 		return fmt.Sprintf("%.0f ms", v)
 	case a < 600_000:
 		return fmt.Sprintf("%.2f s", v/1000)
+	case a < 7_200_000:
+		return fmt.Sprintf("%.1f min", v/60_000)
 	}
-	return fmt.Sprintf("%.1f min", v/60_000)
+	return fmt.Sprintf("%.1f h", v/3_600_000)
 }
 
 // Pct formats a fraction as a percentage with one decimal ("98.8%").
-func Pct(f float64) string { return fmt.Sprintf("%.1f%%", f*100) }
+func Pct(f float64) string {
+	if s, ok := nonFinite(f); ok {
+		return s
+	}
+	return fmt.Sprintf("%.1f%%", f*100)
+}
 
 // Num formats a plain number compactly (sizes, batch means).
 func Num(v float64) string {

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 )
@@ -19,11 +20,18 @@ func TestNumberFormats(t *testing.T) {
 		{Ms(850), "850 ms"},
 		{Ms(17234), "17.23 s"},
 		{Ms(750_000), "12.5 min"},
+		{Ms(374_304_000), "104.0 h"}, // a long trace's span, not "6238.4 min"
 		{Pct(0.9876), "98.8%"},
 		{Num(1e18), "∞"},
 		{Num(64.5), "64.5"},
 		{Num(1154.7), "1,154.7"},
 		{Num(2048), "2,048"},
+		// non-finite numbers are spelt out, never "$+,Inf"
+		{USD(math.Inf(1)), "∞"},
+		{Thousands(math.Inf(-1), 0), "-∞"},
+		{Ms(math.NaN()), "–"},
+		{Pct(math.Inf(1)), "∞"},
+		{checkValue(math.Inf(1), "pct"), "∞"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)

@@ -74,6 +74,9 @@ func checkValue(v float64, unit string) string {
 	case "ms":
 		return Ms(v)
 	case "pct":
+		if s, ok := nonFinite(v); ok {
+			return s
+		}
 		return fmt.Sprintf("%+.2f%%", v)
 	}
 	return Num(v)

@@ -56,9 +56,11 @@ func lambdaPlanDocument(p *plan.Plan) *Document {
 		if s.Refinement != "" {
 			d.Lines = append(d.Lines, "        refined: "+s.Refinement)
 		}
+		d.Lines = append(d.Lines, marginLines(p)...) // validation.go
 	}
 	d.Sections = append(d.Sections, BuffersSection("Buffers", p.SizeUnit, l.Buffers))
 	d.Sections = append(d.Sections, comparisonSection(p))
+	d.Sections = append(d.Sections, validationSections(p)...) // validation.go
 	if l.Analytic != nil {
 		d.Sections = append(d.Sections, analyticSection(p))
 	}

@@ -119,10 +119,10 @@ func Read(r io.Reader, name string, opt Options) (*Trace, error) {
 		}
 	}
 	if timeIdx < 0 {
-		return nil, inputerr.New(name, 1, opt.TimeCol, "no such column in the header %q (choose one with --time-col)", strings.Join(header, ","))
+		return nil, inputerr.New(name, 1, opt.TimeCol, "no such column in the header %s (choose one with --time-col)", inputerr.Quote(strings.Join(header, ",")))
 	}
 	if sizeIdx < 0 {
-		return nil, inputerr.New(name, 1, opt.SizeCol, "no such column in the header %q (choose one with --size-col)", strings.Join(header, ","))
+		return nil, inputerr.New(name, 1, opt.SizeCol, "no such column in the header %s (choose one with --size-col)", inputerr.Quote(strings.Join(header, ",")))
 	}
 	timeName, sizeName := strings.TrimSpace(header[timeIdx]), strings.TrimSpace(header[sizeIdx])
 
@@ -161,7 +161,7 @@ func Read(r io.Reader, name string, opt Options) (*Trace, error) {
 		if format == formatUnknown {
 			format = f
 		} else if f != format && f != formatUnknown {
-			return nil, inputerr.New(name, line, timeName, "%q mixes a %s with the %ss of earlier rows", tf, f, format)
+			return nil, inputerr.New(name, line, timeName, "%s mixes a %s with the %ss of earlier rows", inputerr.Quote(tf), f, format)
 		}
 		var t int64
 		switch f {
@@ -173,15 +173,15 @@ func Read(r io.Reader, name string, opt Options) (*Trace, error) {
 			err = fmt.Errorf("empty timestamp")
 		}
 		if err != nil {
-			return nil, inputerr.New(name, line, timeName, "cannot read %q as a time: %v", tf, err)
+			return nil, inputerr.New(name, line, timeName, "cannot read %s as a time: %v", inputerr.Quote(tf), err)
 		}
 		sf := strings.TrimSpace(rec[sizeIdx])
 		s, err := strconv.ParseFloat(sf, 64)
 		if err != nil || math.IsNaN(s) || math.IsInf(s, 0) {
-			return nil, inputerr.New(name, line, sizeName, "cannot read %q as a number", sf)
+			return nil, inputerr.New(name, line, sizeName, "cannot read %s as a number", inputerr.Quote(sf))
 		}
 		if s <= 0 {
-			return nil, inputerr.New(name, line, sizeName, "size %s is not positive", sf)
+			return nil, inputerr.New(name, line, sizeName, "size %s is not positive", inputerr.Quote(sf))
 		}
 		ns = append(ns, t)
 		sizes = append(sizes, s)

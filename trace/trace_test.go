@@ -252,3 +252,17 @@ func TestParseSizeMixErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsQuoteAtMostAHundredBytes: a 2 MB header with no newline (a binary file, a JSON file given as a
+// trace) is not echoed whole into the error.
+func TestErrorsQuoteAtMostAHundredBytes(t *testing.T) {
+	header := strings.Repeat("x", 2<<20)
+	_, err := Read(strings.NewReader(header), "big.csv", Options{})
+	if err == nil || len(err.Error()) > 400 || !strings.Contains(err.Error(), "(2097152 bytes)") {
+		t.Fatalf("error of %d bytes: %.300s", len(fmt.Sprint(err)), err)
+	}
+	_, err = Read(strings.NewReader("timestamp,size\n"+strings.Repeat("9", 5000)+"x,3\n"), "t.csv", Options{})
+	if err == nil || len(err.Error()) > 400 || !strings.Contains(err.Error(), "t.csv:2: timestamp") {
+		t.Fatalf("a long bad time: %.300s", err)
+	}
+}

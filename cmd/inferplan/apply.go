@@ -17,8 +17,11 @@ type applyOptions struct {
 	planPath string
 	function string
 	dryRun   bool
+	prune    bool
 	format   string
 	aws      awsFlags
+	// kubernetes are the flags of apply --kubernetes, for cluster plans (apply_kubernetes.go)
+	kubernetes kubernetesFlags
 }
 
 func newApplyCmd(io *ioStreams) *cobra.Command {
@@ -41,14 +44,21 @@ UpdateAlias on the function.`,
 		Example: `  inferplan apply --plan plan.json --function encoder --dry-run
   inferplan apply --plan plan.json --function encoder --region eu-west-1`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error { return runApply(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.kubernetesChosen(cmd) {
+				return runApplyKubernetes(cmd.Context(), o.kubernetesOptions(cmd))
+			}
+			return runApply(cmd.Context(), o)
+		},
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.planPath, "plan", "", "plan JSON (contract §3.3)")
 	fs.StringVar(&o.function, "function", "", "Lambda function name or ARN")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the changes without making them")
+	fs.BoolVar(&o.prune, "prune", false, "delete the aliases of buffers the plan does not have (left from a plan with more buffers)")
 	formatFlag(cmd, &o.format, "output")
 	o.aws.register(cmd, "")
+	o.kubernetes.register(cmd)
 	return cmd
 }
 
@@ -80,7 +90,10 @@ func runApply(ctx context.Context, o *applyOptions) error {
 	client := dispatch.NewLambdaClient(cfg, o.aws.endpoint)
 	changes, err := deploy.LambdaDiff(ctx, client, o.function, p)
 	if err != nil {
-		return err
+		return plan.Locate(err, o.planPath)
+	}
+	if o.prune {
+		deploy.Prune(changes)
 	}
 	res := applyResult{Function: o.function, Plan: o.planPath, DryRun: o.dryRun, Changed: deploy.Changed(changes), Changes: changes}
 	if format != reports.JSON {
@@ -97,6 +110,8 @@ func runApply(ctx context.Context, o *applyOptions) error {
 	switch {
 	case format == reports.JSON:
 		return reports.WriteJSON(o.io.Out, res)
+	case !res.Changed && deploy.Stale(changes) > 0:
+		fmt.Fprintln(o.io.Out, "Every buffer's alias already runs the plan's memory size; stale aliases left in place (--prune deletes them).")
 	case !res.Changed:
 		fmt.Fprintln(o.io.Out, "Nothing to change: every alias already runs the plan's memory size.")
 	case o.dryRun:

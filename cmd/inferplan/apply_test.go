@@ -76,3 +76,43 @@ func mustReadPlan(t *testing.T, path string) *plan.Plan {
 	}
 	return p
 }
+
+// TestApplyCommandStaleAliasesAndLimits: apply reports the aliases of buffers a smaller plan no longer has and
+// deletes them only with --prune; a memory size Lambda does not allow and a missing region are input errors.
+func TestApplyCommandStaleAliasesAndLimits(t *testing.T) {
+	f, url := awstest.NewRecordedLambda(t)
+	f.Versions["1"], f.Versions["2"] = 1769, 3008
+	f.Aliases["inferplan-buffer-1"], f.Aliases["inferplan-buffer-2"] = "1", "2"
+	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	dir := t.TempDir()
+	one := writeTestPlan(t, dir, "one.json", plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 8, TimeoutMs: 100, MemoryMB: 1769})
+	args := []string{"apply", "--plan", one, "--function", "encoder", "--endpoint-url", url}
+
+	r := run(t, args...)
+	if r.code != 0 || !strings.Contains(r.stdout, "1 alias of buffers this plan does not have") || !strings.Contains(r.stdout, "stale (not in the plan)") {
+		t.Fatalf("apply: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if f.Aliases["inferplan-buffer-2"] != "2" {
+		t.Fatal("a stale alias was deleted without --prune")
+	}
+	r = run(t, append(args, "--prune")...)
+	if _, ok := f.Aliases["inferplan-buffer-2"]; r.code != 0 || ok || !strings.Contains(r.stderr, "deleted alias inferplan-buffer-2") {
+		t.Fatalf("apply --prune: exit %d, aliases %v\n%s%s", r.code, f.Aliases, r.stdout, r.stderr)
+	}
+
+	huge := writeTestPlan(t, dir, "huge.json", plan.Buffer{MinSize: 1, MaxSize: plan.NoUpperBound, BatchSize: 8, TimeoutMs: 100, MemoryMB: 100_000})
+	r = run(t, "apply", "--plan", huge, "--function", "encoder", "--endpoint-url", url, "--dry-run")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "huge.json:") || !strings.Contains(r.stderr, "buffers[0].memory_mb: 100000 MB is outside Lambda's memory range") {
+		t.Fatalf("100,000 MB: exit %d: %s", r.code, r.stderr)
+	}
+	t.Setenv("AWS_REGION", "")
+	r = run(t, args...)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "no AWS region") {
+		t.Fatalf("no region: exit %d: %s", r.code, r.stderr)
+	}
+}

@@ -30,5 +30,10 @@ func (f *awsFlags) config(ctx context.Context) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
 	}
+	// Without a region the SDK signs requests for none, and an endpoint override (moto_server, say) answers with
+	// an opaque 500; say what is missing instead.
+	if cfg.Region == "" {
+		return aws.Config{}, flagErrorf("no AWS region: give --region, or set AWS_REGION (or region in the AWS config file)")
+	}
 	return cfg, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/inferplan/inferplan/internal/inputerr"
 	"github.com/inferplan/inferplan/planner/check"
 	"github.com/inferplan/inferplan/planner/plan"
 	"github.com/inferplan/inferplan/platform/awslambda"
@@ -138,13 +139,13 @@ func runCheck(o *checkOptions) error {
 	if err := pol.Validate(); err != nil {
 		return &flagError{err: err}
 	}
-	p, err := plan.ReadFile(o.planPath)
+	p, err := readEstimatedPlan(o.planPath)
 	if err != nil {
 		return err
 	}
 	var base *plan.Plan
 	if pol.Baseline != "" {
-		if base, err = plan.ReadFile(pol.Baseline); err != nil {
+		if base, err = readEstimatedPlan(pol.Baseline); err != nil {
 			return err
 		}
 	}
@@ -159,6 +160,23 @@ func runCheck(o *checkOptions) error {
 		return &thresholdError{broken: res.Broken}
 	}
 	return nil
+}
+
+// readEstimatedPlan reads a plan whose estimate a command compares: a plan without one is an input error naming
+// the file (exit 2), not a threshold broken by zeros.
+func readEstimatedPlan(path string) (*plan.Plan, error) {
+	p, err := plan.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.RequireEstimate(); err != nil {
+		var ie *inputerr.Error
+		if errors.As(err, &ie) {
+			ie.File = path
+		}
+		return nil, err
+	}
+	return p, nil
 }
 
 // loadPolicy reads the policy file given, or ./inferplan.yaml when it exists; a baseline path in it is relative
@@ -239,11 +257,11 @@ comment: a summary table and the buffers in a collapsed section, trimmed to GitH
 			if err != nil {
 				return &flagError{err: err}
 			}
-			old, err := plan.ReadFile(args[0])
+			old, err := readEstimatedPlan(args[0])
 			if err != nil {
 				return err
 			}
-			nw, err := plan.ReadFile(args[1])
+			nw, err := readEstimatedPlan(args[1])
 			if err != nil {
 				return err
 			}

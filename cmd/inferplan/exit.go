@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"strings"
 
@@ -35,6 +36,15 @@ func (e *thresholdError) Error() string {
 		return "check failed: 1 threshold broken"
 	}
 	return "check failed: " + itoa(e.broken) + " thresholds broken"
+}
+
+// errorText is how an error is told to the user: a run stopped by SIGINT or SIGTERM says so plainly (the
+// commands write their outputs only at the end, so nothing was written).
+func errorText(err error) string {
+	if errors.Is(err, context.Canceled) {
+		return "interrupted; nothing was written"
+	}
+	return err.Error()
 }
 
 func exitCode(err error) int {

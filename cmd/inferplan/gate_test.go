@@ -1,37 +1,50 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// gatePlans writes two small real plans (the example planned with 10 and at most 3 buffers) once per test binary.
-var gatePlans = map[string]string{}
+// gatePlans are two small real plans (the example planned with 10 and at most 3 buffers), written once per test
+// binary and shared by the gate tests.
+var gatePlans = sync.OnceValues(func() (map[string]string, error) {
+	dir, err := os.MkdirTemp(sharedDir, "gate-")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for name, args := range map[string][]string{"full": {}, "small": {"--max-buffers", "3"}} {
+		out[name] = filepath.Join(dir, name+".json")
+		// --margin 0: these plans exercise the gate, not the planner's default margin
+		var stdout, stderr bytes.Buffer
+		code := Main(append([]string{"plan", "--example", "-o", out[name], "--refine", "0", "--margin", "0"}, args...),
+			&ioStreams{In: strings.NewReader(""), Out: &stdout, ErrOut: &stderr, Now: fixedNow})
+		if code != 0 {
+			return nil, fmt.Errorf("plan %v: exit %d: %s", args, code, stderr.String())
+		}
+	}
+	return out, nil
+})
 
 func plansFor(t *testing.T) (small, full string) {
 	t.Helper()
-	if gatePlans["full"] == "" {
-		dir, err := os.MkdirTemp("", "inferplan-gate-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, args := range map[string][]string{"full": {}, "small": {"--max-buffers", "3"}} {
-			out := filepath.Join(dir, name+".json")
-			if r := run(t, append([]string{"plan", "--example", "-o", out, "--refine", "0"}, args...)...); r.code != 0 {
-				t.Fatalf("plan: %s", r.stderr)
-			}
-			gatePlans[name] = out
-		}
+	p, err := gatePlans()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return gatePlans["small"], gatePlans["full"]
+	return p["small"], p["full"]
 }
 
 // TestCheckGolden: a plan within thresholds exits 0, one that breaks them exits 3 after printing which threshold,
 // the value and the limit — in every format.
 func TestCheckGolden(t *testing.T) {
+	t.Parallel()
 	small, full := plansFor(t)
 	pass := []string{"check", "--plan", full, "--max-cost-per-million", "70", "--min-slo-attainment", "95%", "--max-p95-ms", "20000"}
 	fail := []string{"check", "--plan", full, "--max-cost-per-million", "55", "--monthly-requests", "50000000", "--max-monthly-cost", "3000",
@@ -76,6 +89,7 @@ func TestCheckGolden(t *testing.T) {
 }
 
 func TestCheckPolicyFile(t *testing.T) {
+	t.Parallel()
 	_, full := plansFor(t)
 	dir := t.TempDir()
 	pol := writeFile(t, dir, "inferplan.yaml", "max_cost_per_million_usd: 55\nmin_slo_attainment: 0.95\n")
@@ -100,6 +114,7 @@ func TestCheckPolicyFile(t *testing.T) {
 }
 
 func TestDiffGolden(t *testing.T) {
+	t.Parallel()
 	small, full := plansFor(t)
 	for _, tc := range []struct {
 		format, golden string

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/inferplan/inferplan/profiler/encoder"
 	"github.com/inferplan/inferplan/profiler/hw"
 	"github.com/inferplan/inferplan/reports"
 )
@@ -91,7 +92,7 @@ input's first-token hidden state ('inferplan workers --harness "inferplan harnes
 			return serveHarness(cmd.Context(), io, t)
 		},
 	}
-	cmd.Flags().StringVar(&model, "model", "bert-mini", "built-in model: bert-tiny, bert-mini or distilbert-like")
+	enumFlag(cmd, &model, "model", "", "bert-mini", encoder.ModelNames(), "built-in model")
 	cmd.Flags().IntVar(&threads, "threads", 1, "threads")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the random weights")
 	return cmd

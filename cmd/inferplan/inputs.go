@@ -24,8 +24,7 @@ func (f *traceFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.timeCol, "time-col", "timestamp", "trace column with the arrival time (case-insensitive)")
 	fs.StringVar(&f.sizeCol, "size-col", "size", "trace column with the request size (case-insensitive)")
-	fs.StringVar(&f.timeUnit, "time-unit", "s", "unit of numeric timestamps: s or ms")
-	_ = cmd.RegisterFlagCompletionFunc("time-unit", completeFixed("s", "ms"))
+	enumFlag(cmd, &f.timeUnit, "time-unit", "", "s", []string{"s", "ms"}, "unit of numeric timestamps")
 }
 
 func (f *traceFlags) options() (trace.Options, error) {

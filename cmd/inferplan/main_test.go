@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,31 +61,52 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return p
 }
 
-func TestPlanExample(t *testing.T) {
-	r := run(t, "plan", "--example")
+// sharedDir holds the fixtures tests share (TestMain makes and removes it).
+var sharedDir string
+
+// exampleRun is `inferplan plan --example -o FILE` (the default, robust plan) run once per test binary and shared
+// by the tests that read its summary or its plan file: planning the example costs seconds, and every test of
+// it used to plan it again.
+var exampleRun = sync.OnceValues(func() (result, string) {
+	dir, err := os.MkdirTemp(sharedDir, "example-plan-")
+	if err != nil {
+		panic(err)
+	}
+	path := filepath.Join(dir, "plan.json")
+	var out, errOut bytes.Buffer
+	code := Main([]string{"plan", "--example", "-o", path}, &ioStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, Now: fixedNow})
+	return result{code, out.String(), errOut.String()}, path
+})
+
+// examplePlan returns the shared example run's summary and plan file.
+func examplePlan(t *testing.T) (result, string) {
+	t.Helper()
+	r, path := exampleRun()
 	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+		t.Fatalf("plan --example: exit %d: %s", r.code, r.stderr)
+	}
+	return r, path
+}
+
+// TestPlanExample: the default plan is robust (a calibrated attainment margin); --margin 0 fits the trace exactly,
+// and is byte for byte the plan inferplan made before margins existed (plan_example.golden is unchanged since).
+func TestPlanExample(t *testing.T) {
+	t.Parallel()
+	r, _ := examplePlan(t)
+	golden(t, "plan_example_robust.golden", r.stdout)
+	r = run(t, "plan", "--example", "--margin", "0")
+	if r.code != 0 {
+		t.Fatalf("--margin 0: exit %d: %s", r.code, r.stderr)
 	}
 	golden(t, "plan_example.golden", r.stdout)
 }
 
 func TestPlanExampleMarkdownAndJSON(t *testing.T) {
-	r := run(t, "plan", "--example", "--format", "markdown")
-	if r.code != 0 || !strings.Contains(r.stdout, "| Sizes (KB of audio) |") || !strings.HasPrefix(r.stdout, "### Plan for deepspeech-0.6") {
-		t.Fatalf("markdown: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	dir := t.TempDir()
-	out := filepath.Join(dir, "plan.json")
-	r = run(t, "plan", "--example", "-o", out, "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
-	}
+	t.Parallel()
+	_, out := examplePlan(t)
 	file, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if r.stdout != string(file) {
-		t.Fatal("--format json on stdout differs from the -o file")
 	}
 	var p map[string]any
 	if err := json.Unmarshal(file, &p); err != nil {
@@ -95,20 +117,26 @@ func TestPlanExampleMarkdownAndJSON(t *testing.T) {
 			t.Errorf("plan JSON lacks %q", k)
 		}
 	}
-	// -o - puts the JSON on stdout and the summary on stderr
-	r = run(t, "plan", "--example", "-o", "-")
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "{") || !strings.Contains(r.stderr, "Plan vs baselines") {
-		t.Fatalf("-o -: exit %d, stdout %.40q, stderr %.40q", r.code, r.stdout, r.stderr)
+	// --format json prints the plan itself: the same bytes as the -o file of the same plan
+	r := run(t, "plan", "--example", "--format", "json")
+	if r.code != 0 || r.stdout != string(file) {
+		t.Fatalf("--format json: exit %d; stdout differs from the -o file: %v", r.code, r.stdout != string(file))
+	}
+	// -o - puts the JSON on stdout (the same again) and the summary, here markdown, on stderr
+	r = run(t, "plan", "--example", "-o", "-", "--format", "markdown")
+	if r.code != 0 || r.stdout != string(file) {
+		t.Fatalf("-o -: exit %d, stdout %.40q", r.code, r.stdout)
+	}
+	if !strings.Contains(r.stderr, "| Sizes (KB of audio) |") || !strings.HasPrefix(r.stderr, "### Plan for deepspeech-0.6") ||
+		!strings.Contains(r.stderr, "Plan vs baselines") {
+		t.Fatalf("markdown summary on stderr: %.200q", r.stderr)
 	}
 }
 
 // TestSimulateAgreesWithPlan replays a written plan: simulate must reproduce the plan's own replayed estimate.
 func TestSimulateAgreesWithPlan(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "plan.json")
-	if r := run(t, "plan", "--example", "-o", out); r.code != 0 {
-		t.Fatalf("plan: exit %d: %s", r.code, r.stderr)
-	}
+	t.Parallel()
+	_, out := examplePlan(t)
 	var p struct{ Estimate map[string]any }
 	data, _ := os.ReadFile(out)
 	if err := json.Unmarshal(data, &p); err != nil {
@@ -128,6 +156,7 @@ func TestSimulateAgreesWithPlan(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var big strings.Builder
 	big.WriteString("timestamp,size\n")
@@ -157,7 +186,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown flag", []string{"plan", "--frobnicate"}, 2, []string{"unknown flag", "--help"}},
 		{"unknown command", []string{"plna"}, 2, []string{"unknown command"}},
 		{"missing slo", []string{"plan", "--profile", okProf, "--trace", goodTrace}, 2, []string{"--slo-ms"}},
-		{"bad format", []string{"plan", "--example", "--format", "yaml"}, 2, []string{"format \"yaml\""}},
+		{"bad format", []string{"plan", "--example", "--format", "yaml"}, 2, []string{`invalid argument "yaml" for "--format" flag: want table, json or markdown`}},
 		{"infeasible", []string{"plan", "--example", "--slo-ms", "500"}, 4, []string{"infeasible", "smallest SLO", "p95 ≤"}},
 		{"ok", []string{"plan", "--profile", okProf, "--trace", goodTrace, "--slo-ms", "1000"}, 0, nil},
 	} {
@@ -277,4 +306,35 @@ func allCommands(c *cobra.Command) []*cobra.Command {
 		out = append(out, allCommands(sub)...)
 	}
 	return out
+}
+
+// TestPlanExampleValidate: --validate 0.5 plans on the first ten minutes and replays the plan over the last ten;
+// the summary shows both beside the single buffer chosen in hindsight, and the plan JSON carries them.
+func TestPlanExampleValidate(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "plan.json")
+	r := run(t, "plan", "--example", "--validate", "0.5", "-o", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	golden(t, "plan_example_validate.golden", r.stdout)
+	var p struct {
+		Estimate   struct{ Requests int }
+		Validation struct {
+			Method   string
+			InSample struct{ Requests int } `json:"in_sample"`
+			HeldOut  struct {
+				Requests      int
+				SLOAttainment float64 `json:"slo_attainment"`
+			} `json:"held_out"`
+		}
+	}
+	data, _ := os.ReadFile(out)
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Fatal(err)
+	}
+	v := p.Validation
+	if v.Method != "holdout" || v.InSample.Requests+v.HeldOut.Requests != p.Estimate.Requests || v.HeldOut.SLOAttainment < 0.95 {
+		t.Fatalf("validation %+v of %d requests", v, p.Estimate.Requests)
+	}
 }

@@ -37,6 +37,7 @@ type planOptions struct {
 	autoscale   bool
 	startup     time.Duration
 	minInst     int
+	robust      planRobustFlags // --validate, --validate-trace, --margin, --progress (plan_robust.go)
 }
 
 func newPlanCmd(io *ioStreams) *cobra.Command {
@@ -88,14 +89,14 @@ stdout as a table, markdown or the plan JSON itself (--format).`,
 	fs.StringVarP(&o.out, "out", "o", "", "write the plan JSON to this file (- for stdout)")
 	formatFlag(cmd, &o.format, "summary")
 	fs.BoolVar(&o.example, "example", false, "plan the embedded example (DeepSpeech on Lambda, Azure arrivals) instead of --profile/--trace")
-	fs.StringVar(&o.arch, "arch", "x86_64", "Lambda architecture to price: x86_64 or arm64")
+	enumFlag(cmd, &o.arch, "arch", "", "x86_64", []string{"x86_64", "arm64"}, "Lambda architecture to price")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of every random choice the search makes (recorded in the plan)")
 	fs.IntVar(&o.maxBuffers, "max-buffers", 16, "most buffers a plan may have")
 	fs.DurationVar(&o.window, "window", 0, "lambda: also plan every window of this length separately (e.g. 1h, 10m) and print the schedule; cluster --autoscale: the scaling window (default 5m)")
 	fs.IntVar(&o.refine, "refine", 30, "replays Bayesian optimisation may spend polishing the plan's timeouts (0: none)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bars on stderr")
 	_ = cmd.RegisterFlagCompletionFunc("platform", completeFixed("lambda", "cluster"))
-	_ = cmd.RegisterFlagCompletionFunc("arch", completeFixed("x86_64", "arm64"))
+	o.robust.register(cmd)
 	return cmd
 }
 
@@ -120,6 +121,9 @@ func runPlan(cmd *cobra.Command, o *planOptions) error {
 	if !(o.percentile > 0 && o.percentile <= 100) {
 		return flagErrorf("--percentile %v: want a number in (0, 100]", o.percentile)
 	}
+	if err := o.robust.check(o); err != nil {
+		return err
+	}
 	in, err := o.input()
 	if err != nil {
 		return err
@@ -129,6 +133,9 @@ func runPlan(cmd *cobra.Command, o *planOptions) error {
 	}
 	if !(o.sloMs > 0) {
 		return flagErrorf("--slo-ms is required and must be positive")
+	}
+	if err := checkSLO(o.sloMs, in.Trace); err != nil {
+		return err
 	}
 	if o.maxBuffers < 1 {
 		return flagErrorf("--max-buffers %d: want at least 1", o.maxBuffers)
@@ -144,19 +151,29 @@ func runPlan(cmd *cobra.Command, o *planOptions) error {
 	if refine == 0 {
 		refine = -1 // planner: negative disables
 	}
-	prog := newProgress(o.io, o.quiet)
-	p, err := lambda.Plan(cmd.Context(), in, lambda.Options{
+	prog := newProgress(o.io, o.quiet).forced(o.robust.progress)
+	opt := lambda.Options{
 		Common:       planner.Common{Catalog: cat, Seed: o.seed, Progress: prog.report, Now: o.io.Now},
 		SLO:          plan.SLO{Percentile: o.percentile, LatencyMs: o.sloMs},
 		Arch:         o.arch,
 		MaxBuffers:   o.maxBuffers,
 		RefineBudget: refine,
 		Window:       o.window.Seconds(),
-	})
+	}
+	if err := o.robust.apply(o, &opt, &in); err != nil {
+		return err
+	}
+	p, err := lambda.Plan(cmd.Context(), in, opt)
 	prog.done()
 	if err != nil {
 		return err
 	}
+	return o.emit(p, format)
+}
+
+// emit writes the plan JSON where -o says and the summary in the chosen format (to stderr when the JSON goes to
+// stdout).
+func (o *planOptions) emit(p *plan.Plan, format reports.Format) error {
 	summary := o.io.Out
 	if o.out != "" {
 		if err := writePlan(o.out, p, o.io.Out); err != nil {

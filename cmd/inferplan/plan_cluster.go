@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,20 +63,5 @@ func runPlanCluster(cmd *cobra.Command, o *planOptions, format reports.Format) e
 	if err != nil {
 		return err
 	}
-	summary := o.io.Out
-	if o.out != "" {
-		if err := writePlan(o.out, p, o.io.Out); err != nil {
-			return err
-		}
-		if o.out == "-" {
-			summary = o.io.ErrOut
-		}
-	}
-	if err := reports.RenderPlan(summary, format, p); err != nil {
-		return err
-	}
-	if o.out != "" && o.out != "-" {
-		fmt.Fprintf(o.io.ErrOut, "wrote %s\n", o.out)
-	}
-	return nil
+	return o.emit(p, format)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/inferplan/inferplan/profiler"
+	"github.com/inferplan/inferplan/profiler/encoder"
 	"github.com/inferplan/inferplan/profiler/hw"
 	"github.com/inferplan/inferplan/profiler/latency"
 	"github.com/inferplan/inferplan/profiler/profile"
@@ -97,7 +98,7 @@ held-out error is below --target-mape or --budget of the grid is spent.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.target, "target", "builtin", "what to measure: builtin, exec:CMD, http://…/v2/models/NAME or lambda:FUNCTION")
-	fs.StringVar(&o.model, "model", "bert-mini", "built-in model: bert-tiny, bert-mini or distilbert-like")
+	enumFlag(cmd, &o.model, "model", "", "bert-mini", encoder.ModelNames(), "built-in model")
 	fs.StringVar(&o.threads, "threads", "1", "builtin: threads, or a list (1,2,4) to profile each; Lambda gives 1 vCPU per 1,769 MB")
 	fs.StringVar(&o.batches, "batches", "1,2,4,8", "batch sizes to measure")
 	fs.StringVar(&o.sizes, "sizes", "16,32,64,128", "request sizes to measure (tokens for the built-in model)")
@@ -113,17 +114,15 @@ held-out error is below --target-mape or --budget of the grid is spent.`,
 	fs.Float64Var(&o.tol, "tolerance", 0.02, "stop timing a point once one more run moves its median by less than this fraction")
 	fs.IntVar(&o.concurrency, "concurrency", 1, "http: requests in flight at once (each timed on its own)")
 	fs.StringArrayVar(&o.headers, "header", nil, "http: extra request header NAME:VALUE (repeatable), e.g. 'Authorization: Bearer …'")
-	fs.StringVar(&o.device, "device", "gpu", "http: what the server runs the model on, cpu or gpu (the protocol does not say)")
+	enumFlag(cmd, &o.device, "device", "", "gpu", []string{"cpu", "gpu"}, "http: what the server runs the model on (the protocol does not say)")
 	fs.StringVar(&o.hardware, "hardware", "", "http: the server's hardware, for the profile (e.g. nvidia-a10g)")
 	fs.StringVar(&o.memory, "memory", "", "lambda: memory sizes in MB to measure (the function's own size when empty)")
 	o.aws.register(cmd, "lambda: ")
 	fs.StringVar(&o.colocate, "colocate", "", "exec: also run co-location sweeps with these numbers of workers (1,2,4)")
-	fs.StringVar(&o.sharing, "sharing", "time-slice", "exec sweeps: GPU sharing modes, time-slice and/or mps")
+	enumListFlag(cmd, &o.sharing, "sharing", "time-slice", []string{"time-slice", "mps"}, "exec sweeps: GPU sharing modes")
 	fs.StringVar(&o.mpsPct, "mps-pct", "100", "exec sweeps under mps: CUDA_MPS_ACTIVE_THREAD_PERCENTAGE values")
 	fs.DurationVar(&o.window, "window", 6*time.Second, "exec sweeps: how long every worker runs back-to-back batches")
 	fs.BoolVar(&o.telemetry, "telemetry", true, "sample GPU utilisation, SM clock, memory and power through NVML while measuring (when a GPU is there)")
-	_ = cmd.RegisterFlagCompletionFunc("model", completeFixed("bert-tiny", "bert-mini", "distilbert-like"))
-	_ = cmd.RegisterFlagCompletionFunc("sharing", completeFixed("time-slice", "mps", "time-slice,mps"))
 	cmd.AddCommand(newProfileShowCmd(io))
 	cmd.AddCommand(newProfileImportCmd(io))
 	return cmd
@@ -149,6 +148,9 @@ func intList(flag, s string) ([]int, error) {
 }
 
 func runProfile(ctx context.Context, o *profileOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
 	batches, err := intList("batches", o.batches)
 	if err != nil {
 		return err

@@ -111,7 +111,7 @@ func TestProfileImportErrors(t *testing.T) {
 		{[]string{"profile", "import", trtTable, "--table", "tensorrt-bert", "--precision", "fp8", "-o", out}, `--precision "fp8": want fp16 or int8`},
 		{[]string{"profile", "import", hfTable, "--table", "hf-encoder", "--precision", "fp16", "-o", out}, "--precision applies to --table tensorrt-bert only"},
 		{[]string{"profile", "import", trtTable, "--table", "tensorrt-bert"}, "-o is required"},
-		{[]string{"profile", "import", trtTable, "--table", "tensorrt-bert", "-o", out, "--format", "yaml"}, `format "yaml"`},
+		{[]string{"profile", "import", trtTable, "--table", "tensorrt-bert", "-o", out, "--format", "yaml"}, `"yaml" for "--format"`},
 		{[]string{"profile", "import", "--table", "tensorrt-bert", "-o", out}, "takes 1 argument, got 0"},
 		{[]string{"profile", "import", trtTable, "--table", "tensorrt-bert", "--model", "gpt", "-o", out},
 			`--model "gpt": ` + trtTable + ` has no such model (it has bert-base, bert-large, megatron-large-with-sparsity)`},

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/inferplan/inferplan/loadgen"
+	"github.com/inferplan/inferplan/planner/cluster"
 	"github.com/inferplan/inferplan/profiler/latency"
 	"github.com/inferplan/inferplan/reports"
 	"github.com/inferplan/inferplan/trace"
@@ -20,6 +21,7 @@ type replayOptions struct {
 	io          *ioStreams
 	tracePath   string
 	trace       traceFlags
+	workload    string // a cluster gateway's: every service's trace
 	url         string
 	model       string
 	token       string
@@ -49,6 +51,13 @@ latency percentiles and SLO attainment against the served plan's SLO; and, from 
 replay simulator's figure for the same sped-up trace and plan. With --profile (the profile the
 plan was made from) the simulated latency and cost are shown too.
 
+A cluster gateway (serve --plan cluster.json) takes --workload FILE instead of --trace: every
+service's trace is sent at once, each from its own first arrival as the planner reads them, to
+its service's model, sizes truncated at the service's max_size. The report gives per service the
+measured SLO attainment and p99 beside the cluster simulator's over the same sped-up traces and
+over the arrivals as the gateway stamped them, and per worker the batches dispatched beside the
+simulator's (--start and --duration cut every trace).
+
 Run it against a gateway no one else is using: the batching comparison counts every batch the
 gateway formed while the replay ran.`,
 		Example: `  # the first 10 minutes of a trace at 10× speed
@@ -56,12 +65,16 @@ gateway formed while the replay ran.`,
       --duration 600 --speedup 10 --profile profile.json
 
   # one JSON object for scripts
-  inferplan replay --trace trace.csv --url http://127.0.0.1:8080 --format json`,
+  inferplan replay --trace trace.csv --url http://127.0.0.1:8080 --format json
+
+  # a cluster gateway: two minutes of every service's trace
+  inferplan replay --workload workload.yaml --duration 2m --url http://127.0.0.1:8080`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runReplay(cmd.Context(), o) },
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.tracePath, "trace", "", "request trace CSV")
+	fs.StringVar(&o.workload, "workload", "", "a cluster gateway: the workload file whose services' traces to send (instead of --trace)")
 	o.trace.register(cmd)
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "the gateway's base URL")
 	fs.StringVar(&o.model, "model", "", "model name (default: the one the gateway serves)")
@@ -97,8 +110,13 @@ func runReplay(ctx context.Context, o *replayOptions) error {
 	if err != nil {
 		return &flagError{err: err}
 	}
-	if o.tracePath == "" {
-		return flagErrorf("--trace is required")
+	switch {
+	case o.tracePath == "" && o.workload == "":
+		return flagErrorf("--trace is required (or --workload for a cluster gateway)")
+	case o.tracePath != "" && o.workload != "":
+		return flagErrorf("--trace and --workload: give one (--workload replays every service of a cluster gateway)")
+	case o.workload != "" && o.profilePath != "":
+		return flagErrorf("--profile is for --trace; a workload names its services' profiles")
 	}
 	if !(o.speedup > 0) || math.IsInf(o.speedup, 0) {
 		return flagErrorf("--speedup %v: want a positive number", o.speedup)
@@ -110,6 +128,9 @@ func runReplay(ctx context.Context, o *replayOptions) error {
 	dur, err := seconds("duration", o.duration)
 	if err != nil {
 		return err
+	}
+	if o.workload != "" {
+		return runReplayCluster(ctx, o, format, start, dur)
 	}
 	tr, err := o.trace.read(o.tracePath)
 	if err != nil {
@@ -146,4 +167,43 @@ func runReplay(ctx context.Context, o *replayOptions) error {
 		return reports.WriteJSON(o.io.Out, rep)
 	}
 	return reports.LoadDocument(rep, run.Plan).Render(o.io.Out, format)
+}
+
+// runReplayCluster replays a workload's traces against a cluster gateway and reports per service and worker.
+func runReplayCluster(ctx context.Context, o *replayOptions, format reports.Format, start, dur time.Duration) error {
+	w, err := cluster.ReadWorkload(o.workload)
+	if err != nil {
+		return err
+	}
+	cut := make([]*trace.Trace, len(w.Services))
+	n := 0
+	for i, s := range w.Services {
+		cut[i] = trace.Cut(s.Trace, start.Microseconds(), dur.Microseconds(), 0, 1)
+		n += cut[i].Len()
+	}
+	if n == 0 {
+		return &flagError{err: fmt.Errorf("%s: %w", o.workload, loadgen.ErrNoRequests)}
+	}
+	if w, err = w.WithTraces(cut); err != nil {
+		return err
+	}
+	if o.token == "" {
+		o.token = os.Getenv("INFERPLAN_AUTH_TOKEN")
+	}
+	prog := newProgress(o.io, o.quiet)
+	opt := loadgen.Options{URL: o.url, Token: o.token, Speedup: o.speedup, Timeout: o.timeout, Seed: o.seed,
+		Progress: func(sent, answered, total int) { prog.report("replaying (answered)", answered, total) }}
+	run, err := loadgen.ReplayCluster(ctx, w, opt)
+	prog.done()
+	if err != nil {
+		return err
+	}
+	rep, err := loadgen.SummarizeCluster(run, w, opt)
+	if err != nil {
+		return err
+	}
+	if format == reports.JSON {
+		return reports.WriteJSON(o.io.Out, rep)
+	}
+	return reports.ClusterLoadDocument(rep).Render(o.io.Out, format)
 }

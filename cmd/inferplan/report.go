@@ -46,6 +46,12 @@ The profile and trace are the ones the plan records (checked against their diges
 			if htmlPath == "" && chartsDir == "" {
 				return flagErrorf("say what to write: --html FILE and/or --charts DIR")
 			}
+			if err := checkOutput("--html", htmlPath); err != nil {
+				return err
+			}
+			if err := checkOutputDir("--charts", chartsDir); err != nil {
+				return err
+			}
 			p, err := plan.ReadFile(args[0])
 			if err != nil {
 				return err
@@ -64,41 +70,24 @@ The profile and trace are the ones the plan records (checked against their diges
 			}
 			d, err := explain.Build(p, latency.NewTable(prof), tr)
 			if err != nil {
-				return err
+				return plan.Locate(err, args[0])
 			}
 			charts, err := reports.Charts(d)
 			if err != nil {
 				return err
 			}
-			if htmlPath != "" {
-				var b bytes.Buffer
-				if err := reports.RenderHTML(&b, d, charts); err != nil {
-					return err
-				}
-				if err := writeFileAtomic(htmlPath, b.Bytes()); err != nil {
-					return err
-				}
-				fmt.Fprintf(io.ErrOut, "wrote %s (%d charts)\n", htmlPath, len(charts))
-			}
-			if chartsDir != "" {
-				paths, err := reports.WriteCharts(charts, chartsDir, chartFormat)
-				if err != nil {
-					return &flagError{err: err}
-				}
-				fmt.Fprintf(io.ErrOut, "wrote %s\n", strings.Join(paths, ", "))
-			}
-			return nil
+			return writeReport(io, htmlPath, chartsDir, chartFormat, charts,
+				func(b *bytes.Buffer) error { return reports.RenderHTML(b, d, charts) })
 		},
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&htmlPath, "html", "", "write the HTML report here")
 	fs.StringVar(&chartsDir, "charts", "", "write the charts into this folder")
-	fs.StringVar(&chartFormat, "chart-format", "svg", "chart files: svg or png")
+	enumFlag(cmd, &chartFormat, "chart-format", "", "svg", []string{"svg", "png"}, "chart files")
 	fs.StringVar(&profilePath, "profile", "", "profile the plan's memory sizes were measured in (default: the one the plan records)")
 	fs.StringVar(&tracePath, "trace", "", "trace to replay (default: the one the plan records)")
 	tf.register(cmd)
 	fs.BoolVar(&useExample, "example", false, "use the embedded example's profile and trace")
-	_ = cmd.RegisterFlagCompletionFunc("chart-format", completeFixed("svg", "png"))
 	return cmd
 }
 
@@ -151,4 +140,26 @@ func reportInputs(io *ioStreams, p *plan.Plan, profilePath, tracePath string, tf
 	}
 	tr, err := tf.read(tracePath)
 	return prof, tr, err
+}
+
+// writeReport writes the HTML page render makes to htmlPath and the charts into chartsDir, each when asked for.
+func writeReport(io *ioStreams, htmlPath, chartsDir, chartFormat string, charts []reports.Chart, render func(*bytes.Buffer) error) error {
+	if htmlPath != "" {
+		var b bytes.Buffer
+		if err := render(&b); err != nil {
+			return err
+		}
+		if err := writeFileAtomic(htmlPath, b.Bytes()); err != nil {
+			return err
+		}
+		fmt.Fprintf(io.ErrOut, "wrote %s (%d charts)\n", htmlPath, len(charts))
+	}
+	if chartsDir != "" {
+		paths, err := reports.WriteCharts(charts, chartsDir, chartFormat)
+		if err != nil {
+			return &flagError{err: err}
+		}
+		fmt.Fprintf(io.ErrOut, "wrote %s\n", strings.Join(paths, ", "))
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 )
 
 func TestReportFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pl := filepath.Join(dir, "plan.json")
 	if r := run(t, "plan", "--example", "--window", "10m", "--refine", "0", "-o", pl); r.code != 0 {
@@ -52,11 +53,9 @@ func TestReportInChromium(t *testing.T) {
 	if err != nil {
 		t.Skip("chromium is not installed (apt-get install chromium); .ci/run installs it")
 	}
+	t.Parallel()
 	dir := t.TempDir()
-	pl := filepath.Join(dir, "plan.json")
-	if r := run(t, "plan", "--example", "--refine", "0", "-o", pl); r.code != 0 {
-		t.Fatalf("plan: %s", r.stderr)
-	}
+	_, pl := plansFor(t) // the gate tests' example plan, shared
 	html := filepath.Join(dir, "plan.html")
 	if r := run(t, "report", pl, "--html", html); r.code != 0 {
 		t.Fatalf("report: %s", r.stderr)

@@ -37,7 +37,7 @@ func Main(args []string, io *ioStreams) int {
 	code := exitCode(err)
 	var te *thresholdError
 	if !errors.As(err, &te) { // a failed check has already printed its report; the exit code says the rest
-		fmt.Fprintf(io.ErrOut, "inferplan: %v\n", err)
+		fmt.Fprintf(io.ErrOut, "inferplan: %s\n", errorText(err))
 	}
 	if code == exitUsage && isUsage(err) {
 		fmt.Fprintf(io.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
@@ -142,8 +142,7 @@ func exactArgs(n int) cobra.PositionalArgs {
 
 // formatFlag adds --format (table, json or markdown, completed by the shell); what names what it formats.
 func formatFlag(cmd *cobra.Command, p *string, what string) {
-	cmd.Flags().StringVar(p, "format", "table", what+" format: table, json or markdown")
-	_ = cmd.RegisterFlagCompletionFunc("format", completeFixed("table", "json", "markdown"))
+	enumFlag(cmd, p, "format", "", "table", []string{"table", "json", "markdown"}, what+" format")
 }
 
 // completeFixed offers fixed values for a flag.

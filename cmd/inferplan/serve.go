@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -30,7 +31,7 @@ type serveOptions struct {
 	authToken string
 	model     string
 	upstream  string
-	workers   int
+	workers   int // the builtin backend's batches at once
 	maxQueue  int
 	maxFlight int
 	attempts  int
@@ -43,6 +44,12 @@ type serveOptions struct {
 	seed      uint64
 	logFormat string
 	aws       awsFlags
+	// memoryLimit is the Go runtime's soft memory limit: auto, off or a size (serve_flags.go)
+	memoryLimit string
+	// cluster plans
+	workerFiles   []string
+	admissionPath string
+	spillLambda   []string
 }
 
 func newServeCmd(io *ioStreams) *cobra.Command {
@@ -74,6 +81,16 @@ at once, waits for the batches at the backend and exits 0; a second one exits at
 SIGHUP reloads the plan file: new requests follow the new plan, open batches of the old one
 leave at once; an invalid file is logged and the old plan kept.
 
+Cluster plans (plan --platform cluster): every service is a model (/v2/models/SERVICE/infer).
+A request goes to a worker of its service as the cluster simulator routes it — by size to a
+worker group, round-robin within the group in arrival order — and each worker batches by its
+own batch size and timeout and runs one batch at a time, at the URL --workers maps it to (the
+mapping 'inferplan workers' prints; once per host). A request whose worker's expected queueing
+delay is above the plan's spill threshold goes to Lambda (--spill-lambda SERVICE=FUNCTION),
+batched by the spill rule's buffers. --admission FILE caps each service's requests inside the
+gateway (lower priorities reach the cap sooner) and rate-limits tenants (a header names the
+tenant); refused requests get 429 with Retry-After. /metrics counts per service and per worker.
+
 Endpoints: /v2/health/live, /v2/health/ready, /v2, /v2/models/NAME[/ready], /metrics
 (Prometheus), /inferplan/plan (the plan being served). Listening beyond loopback needs
 --auth-token (or INFERPLAN_AUTH_TOKEN); requests then need "Authorization: Bearer TOKEN".`,
@@ -84,9 +101,12 @@ Endpoints: /v2/health/live, /v2/health/ready, /v2, /v2/models/NAME[/ready], /met
   inferplan serve --plan plan.json --backend http://triton:8000/v2/models/bert --model bert
 
   # Lambda, after 'inferplan apply --plan plan.json --function encoder'
-  INFERPLAN_AUTH_TOKEN=… inferplan serve --plan plan.json --backend lambda:encoder --listen 0.0.0.0:8080`,
+  INFERPLAN_AUTH_TOKEN=… inferplan serve --plan plan.json --backend lambda:encoder --listen 0.0.0.0:8080
+
+  # a cluster plan, in front of the workers 'inferplan workers' started on two hosts
+  inferplan serve --plan cluster.json --workers p0-0.json --workers p1-0.json --admission policy.yaml`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), o, cmd.Flags().Changed) },
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.planPath, "plan", "", "plan JSON to serve (contract §3.3)")
@@ -95,7 +115,10 @@ Endpoints: /v2/health/live, /v2/health/ready, /v2, /v2/models/NAME[/ready], /met
 	fs.StringVar(&o.authToken, "auth-token", "", "bearer token clients must send (default $INFERPLAN_AUTH_TOKEN); required beyond loopback")
 	fs.StringVar(&o.model, "model", "", "model name in request URLs (default: the plan's model)")
 	fs.StringVar(&o.upstream, "upstream-model", "", "http backend: the upstream's model name when --backend is a base URL (default --model)")
-	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "builtin backend: batches run at once (their matrix products share every core)")
+	fs.IntVar(&o.workers, "builtin-workers", runtime.GOMAXPROCS(0), "builtin backend: batches run at once (their matrix products share every core)")
+	fs.StringArrayVar(&o.workerFiles, "workers", nil, "cluster plan: a mapping of the plan's workers to URLs, as 'inferplan workers' prints it; once per host (Lambda plans: N is the old spelling of --builtin-workers N)")
+	fs.StringVar(&o.admissionPath, "admission", "", "cluster plan: admission policy file (per service: concurrency cap, priority, per-tenant rate limits)")
+	fs.StringArrayVar(&o.spillLambda, "spill-lambda", nil, "cluster plan: SERVICE=FUNCTION, the Lambda function (with an alias per spill buffer, from 'inferplan apply') the service's spill rule sends to; repeatable")
 	fs.IntVar(&o.maxQueue, "max-queue", 1024, "per buffer: requests admitted and not yet dispatched")
 	fs.IntVar(&o.maxFlight, "max-inflight", 64, "per buffer: batches at the backend at once")
 	fs.IntVar(&o.attempts, "attempts", 3, "backend attempts per batch for failures worth retrying")
@@ -104,12 +127,11 @@ Endpoints: /v2/health/live, /v2/health/ready, /v2, /v2/models/NAME[/ready], /met
 	fs.DurationVar(&o.grace, "grace", 5*time.Minute, "on shutdown, how long to wait for batches at the backend")
 	fs.IntVar(&o.maxInput, "max-input", 0, "longest input in tokens (default: the built-in model's limit, else 16384)")
 	fs.Int64Var(&o.maxBody, "max-body", 4<<20, "largest request body in bytes")
-	fs.StringVar(&o.priority, "priority", "normal", "the model's admission priority when a request names none: low, normal or high")
+	enumFlag(cmd, &o.priority, "priority", "", "normal", []string{"low", "normal", "high"}, "the model's admission priority when a request names none")
 	fs.Uint64Var(&o.seed, "seed", 1, "seeds the built-in model's weights and the retry jitter")
-	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+	enumFlag(cmd, &o.logFormat, "log-format", "", "text", []string{"text", "json"}, "log format on stderr")
+	fs.StringVar(&o.memoryLimit, "memory-limit", "auto", "soft limit on the process's memory, e.g. 512MiB (auto: 256 MiB above the live heap at start, or $GOMEMLIMIT; off: none)")
 	o.aws.register(cmd, "lambda backend: ")
-	_ = cmd.RegisterFlagCompletionFunc("priority", completeFixed("low", "normal", "high"))
-	_ = cmd.RegisterFlagCompletionFunc("log-format", completeFixed("text", "json"))
 	return cmd
 }
 
@@ -167,9 +189,9 @@ func (o *serveOptions) openBackend(ctx context.Context, p *plan.Plan, model stri
 	return nil, 0, flagErrorf("--backend %q: want builtin[:MODEL], http://… or lambda:FUNCTION", b)
 }
 
-func runServe(ctx context.Context, o *serveOptions) error {
-	if o.planPath == "" {
-		return flagErrorf("--plan is required")
+func runServe(ctx context.Context, o *serveOptions, changed func(string) bool) error {
+	if err := o.validate(); err != nil { // serve_flags.go
+		return err
 	}
 	log, err := o.logger()
 	if err != nil {
@@ -188,6 +210,19 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	p, err := plan.ReadFile(o.planPath)
 	if err != nil {
 		return err
+	}
+	if p.Platform == plan.PlatformCluster {
+		return serveCluster(ctx, o, changed, p, log)
+	}
+	if err := checkLambdaPlanFlags(changed); err != nil {
+		return err
+	}
+	if changed("workers") {
+		n, err := strconv.Atoi(o.workerFiles[len(o.workerFiles)-1])
+		if err != nil || len(o.workerFiles) != 1 || n < 1 {
+			return flagErrorf("--workers %s: a Lambda plan takes --builtin-workers N; --workers FILE maps a cluster plan's workers", strings.Join(o.workerFiles, ","))
+		}
+		o.workers = n
 	}
 	model := o.model
 	if model == "" {
@@ -226,31 +261,42 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
 	}
-	debug.SetGCPercent(dispatch.ServeGCPercent(dispatch.LiveHeap()))
+	live := dispatch.LiveHeap()
+	debug.SetGCPercent(dispatch.ServeGCPercent(live))
+	// GOGC alone lets the heap reach GOGC × whatever a burst left live (735 × … after three 5,000-request
+	// bursts: 770 MB resident); a soft limit makes the collector run harder as the process nears it instead
+	memLimit := applyMemoryLimit(o.memoryLimit, live)
 	addr := ln.Addr().String()
 	log.Info("serving", "url", "http://"+addr, "model", model, "plan", o.planPath, "buffers", len(p.Lambda.Buffers),
-		"backend", be.Describe(), "max_input", maxInput, "auth", o.authToken != "")
+		"backend", be.Describe(), "max_input", maxInput, "auth", o.authToken != "", "memory_limit", memoryLimitText(memLimit))
+	return o.serveUntilStopped(ctx, log, g, srv, ln, func() {
+		np, err := plan.ReadFile(o.planPath)
+		if err == nil {
+			err = g.Reload(np)
+		}
+		if err != nil {
+			log.Error("plan reload failed; serving the old plan", "plan", o.planPath, "err", err)
+			return
+		}
+		log.Info("plan reloaded", "plan", o.planPath, "buffers", len(np.Lambda.Buffers))
+	})
+}
+
+// serveUntilStopped serves on ln until the server fails or ctx ends (SIGTERM, SIGINT), calling hup on every SIGHUP,
+// then shuts down.
+func (o *serveOptions) serveUntilStopped(ctx context.Context, log *slog.Logger, g gateway, srv *http.Server, ln net.Listener, hup func()) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	defer signal.Stop(hups)
 	for {
 		select {
 		case err := <-served:
 			_ = g.Close(context.Background())
-			return fmt.Errorf("serving on %s: %w", addr, err)
-		case <-hup:
-			np, err := plan.ReadFile(o.planPath)
-			if err == nil {
-				err = g.Reload(np)
-			}
-			if err != nil {
-				log.Error("plan reload failed; serving the old plan", "plan", o.planPath, "err", err)
-				continue
-			}
-			log.Info("plan reloaded", "plan", o.planPath, "buffers", len(np.Lambda.Buffers))
+			return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
+		case <-hups:
+			hup()
 			continue
 		case <-ctx.Done():
 		}
@@ -261,7 +307,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 
 // shutdown drains the gateway (open batches leave now, new requests get 503), lets every handler answer, and waits
 // for the batches at the backend. A second SIGTERM or SIGINT gives up at once.
-func shutdown(o *serveOptions, log *slog.Logger, g *dispatch.Gateway, srv *http.Server) error {
+func shutdown(o *serveOptions, log *slog.Logger, g gateway, srv *http.Server) error {
 	log.Info("shutting down: dispatching open batches, refusing new requests")
 	again := make(chan os.Signal, 1)
 	signal.Notify(again, os.Interrupt, syscall.SIGTERM)

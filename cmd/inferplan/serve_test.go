@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -253,6 +254,11 @@ func TestServeSIGHUPReloadsThePlan(t *testing.T) {
 	if n := buffers(); n != 1 {
 		t.Fatalf("serving %d buffers, want 1", n)
 	}
+	// the soft memory limit is in force (defect 6: without one, GOGC ~740 let the heap grow to 8× a burst's peak)
+	if v, err := strconv.ParseFloat(scrape(t, c, s.url, "go_gc_gomemlimit_bytes"), 64); err != nil || v > 1<<40 {
+		t.Errorf("go_gc_gomemlimit_bytes %v (%v): no memory limit set", v, err)
+	}
+	s.waitLog(t, `msg=serving .* memory_limit=\d+MiB`)
 	// a broken plan is refused and the old one kept
 	writeFile(t, dir, "plan.json", `{"version": 1, "buffers": [`)
 	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -269,6 +275,9 @@ func TestServeSIGHUPReloadsThePlan(t *testing.T) {
 	s.waitLog(t, `msg="plan reloaded" plan=\S+ buffers=2`)
 	if n := buffers(); n != 2 {
 		t.Fatalf("serving %d buffers after SIGHUP, want 2", n)
+	}
+	if n := strings.Count(s.logText(), "plan reloaded"); n != 1 {
+		t.Errorf("one reload logged %d times:\n%s", n, s.logText())
 	}
 	code, out, err := infer(c, s.url, "b", 12)
 	if err != nil || code != http.StatusOK {

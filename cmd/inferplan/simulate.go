@@ -107,7 +107,7 @@ func runSimulate(o *simulateOptions) error {
 	}
 	tg, err := replay.Resolve(p, latency.NewTable(prof))
 	if err != nil {
-		return err
+		return plan.Locate(err, o.planPath)
 	}
 	res, err := replay.Run(tg, tr, replay.Options{})
 	if err != nil {

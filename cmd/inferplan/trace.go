@@ -77,6 +77,9 @@ you need: real bursts from one source, a real size distribution from another.`,
 			if arrPath == "" || mixPath == "" {
 				return flagErrorf("--arrivals and --size-mix are required")
 			}
+			if err := checkOutput("-o", out); err != nil {
+				return err
+			}
 			arr, err := tf.read(arrPath)
 			if err != nil {
 				return err
@@ -129,6 +132,9 @@ at that speed-up: plan against it, then replay it with --speedup 1.`,
 			}
 			if maxSize < 0 || math.IsNaN(maxSize) {
 				return flagErrorf("--max-size %v: want a positive cap (0 for none)", maxSize)
+			}
+			if err := checkOutput("-o", out); err != nil {
+				return err
 			}
 			tr, err := tf.read(args[0])
 			if err != nil {

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -81,6 +83,15 @@ func (f *RecordedLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.Versions[v] = f.Memory
 		w.WriteHeader(http.StatusCreated)
 		f.conf(w, v, f.Memory)
+	case key == "GET /aliases":
+		var as []map[string]any
+		for _, name := range slices.Sorted(maps.Keys(f.Aliases)) {
+			as = append(as, map[string]any{"Name": name, "FunctionVersion": f.Aliases[name]})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"Aliases": as})
+	case strings.HasPrefix(key, "DELETE /aliases/"):
+		delete(f.Aliases, strings.TrimPrefix(path, "/aliases/"))
+		w.WriteHeader(http.StatusNoContent)
 	case strings.HasPrefix(key, "GET /aliases/"):
 		name := strings.TrimPrefix(path, "/aliases/")
 		v, ok := f.Aliases[name]

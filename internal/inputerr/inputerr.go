@@ -5,6 +5,7 @@ package inputerr
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Error is a problem with an input file (or an input flag value) that the user must fix.
@@ -43,4 +44,20 @@ func New(file string, line int, field, format string, args ...any) *Error {
 func Is(err error) bool {
 	var e *Error
 	return errors.As(err, &e)
+}
+
+// QuoteMax is how much of a user's input an error message quotes.
+const QuoteMax = 100
+
+// Quote quotes s for an error message, cut to its first QuoteMax bytes (on a character boundary) with its length
+// said, so a malformed 200 MB line is never echoed whole to a terminal or a CI log.
+func Quote(s string) string {
+	if len(s) <= QuoteMax {
+		return fmt.Sprintf("%q", s)
+	}
+	cut := QuoteMax
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%q… (%d bytes)", s[:cut], len(s))
 }

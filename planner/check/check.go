@@ -96,9 +96,10 @@ func lineOfKey(data []byte, key string) int {
 
 // Validate checks the thresholds make sense.
 func (p Policy) Validate() error {
+	// YAML reads .nan and .inf as numbers; neither is a threshold (leave a key out for no limit)
 	pos := func(v *float64, key string) error {
-		if v != nil && !(*v > 0) {
-			return inputerr.New("", 0, key, "%v is not positive", *v)
+		if v != nil && !(*v > 0 && *v <= math.MaxFloat64) {
+			return inputerr.New("", 0, key, "%v is not a finite positive number", *v)
 		}
 		return nil
 	}
@@ -115,8 +116,8 @@ func (p Policy) Validate() error {
 	if v := p.MinSLOAttainment; v != nil && !(*v > 0 && *v <= 1) {
 		return inputerr.New("", 0, "min_slo_attainment", "%v is not a share in (0, 1] (write 0.95 for 95%%)", *v)
 	}
-	if v := p.MaxIncreasePct; v != nil && *v < 0 {
-		return inputerr.New("", 0, "max_increase_pct", "%v is negative", *v)
+	if v := p.MaxIncreasePct; v != nil && !(*v >= 0 && *v <= math.MaxFloat64) {
+		return inputerr.New("", 0, "max_increase_pct", "%v is not a finite number ≥ 0", *v)
 	}
 	if p.MaxMonthlyCostUSD != nil && p.MonthlyRequests == nil {
 		return inputerr.New("", 0, "max_monthly_cost_usd", "needs monthly_requests, the volume to cost a month at")

@@ -79,6 +79,12 @@ func TestParsePolicy(t *testing.T) {
 		{"max_increase_pct: 10\n", 1, "baseline"},
 		{"max_p95_ms: fast\n", 1, "cannot unmarshal"},
 		{"max_p95_ms: [\n", 1, "invalid YAML"},
+		// YAML's special floats are numbers to the decoder, never thresholds
+		{"baseline: main.json\nmax_increase_pct: .nan\n", 2, "not a finite number"},
+		{"baseline: main.json\nmax_increase_pct: .inf\n", 2, "not a finite number"},
+		{"max_cost_per_million_usd: .inf\n", 1, "not a finite positive number"},
+		{"max_p99_ms: .nan\n", 1, "not a finite positive number"},
+		{"monthly_requests: -.inf\n", 1, "not a finite positive number"},
 	} {
 		_, err := ParsePolicy([]byte(tc.doc), "inferplan.yaml")
 		var ie *inputerr.Error

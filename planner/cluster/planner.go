@@ -352,6 +352,16 @@ func finish(st *plan.WorkerStats) *plan.WorkerStats {
 // Simulate replays a cluster plan over its workload's traces with the workload's profiles (what `simulate`
 // does): the estimate, and the plan with per-worker statistics of this replay.
 func Simulate(p *plan.Plan, w *Workload, opt Options) (*plan.Estimate, error) {
+	res, err := Replay(p, w, opt)
+	if err != nil {
+		return nil, err
+	}
+	return &res.Estimate, nil
+}
+
+// Replay is Simulate's whole result: the estimate, and each worker's figures in the fleet's order
+// (docs/cluster-plan.md §3.1; package fleet lays a plan out in the same order).
+func Replay(p *plan.Plan, w *Workload, opt Options) (*replay.Result, error) {
 	opt.defaults()
 	pl, err := newPlanner(w, opt)
 	if err != nil {
@@ -361,11 +371,7 @@ func Simulate(p *plan.Plan, w *Workload, opt Options) (*plan.Estimate, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := replay.Run(f, replay.Options{})
-	if err != nil {
-		return nil, err
-	}
-	return &res.Estimate, nil
+	return replay.Run(f, replay.Options{})
 }
 
 // ErrNotCluster is returned for a plan of another platform.

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,11 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/inferplan/inferplan/internal/inputerr"
+	"github.com/inferplan/inferplan/internal/yamlfile"
 	"github.com/inferplan/inferplan/planner/plan"
 	"github.com/inferplan/inferplan/profiler/profile"
 	"github.com/inferplan/inferplan/trace"
@@ -97,17 +94,14 @@ func ReadWorkload(path string) (*Workload, error) {
 // ParseWorkload parses a workload document named path (relative paths in it are taken from path's folder).
 func ParseWorkload(data []byte, path string) (*Workload, error) {
 	var doc workloadDoc
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, inputerr.New(path, 0, "services", "the workload file is empty")
-		}
-		return nil, yamlError(path, err)
+	yd, err := yamlfile.Decode(data, path, "workload", &doc)
+	if errors.Is(err, yamlfile.ErrEmpty) {
+		return nil, inputerr.New(path, 0, "services", "the workload file is empty")
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root) // it decoded above, so it parses
-	at := func(keys ...string) int { return lineOf(&root, keys...) }
+	if err != nil {
+		return nil, err
+	}
+	at := yd.Line
 	sum := sha256.Sum256(data)
 	w := &Workload{File: path, SHA256: hex.EncodeToString(sum[:]), instanceLines: map[string]int{}}
 	dir := filepath.Dir(path)
@@ -258,59 +252,30 @@ func fileSHA256(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// lineOf is the line of the node at a path of mapping keys and sequence indexes (0 when there is none; the
-// deepest node found otherwise).
-func lineOf(n *yaml.Node, path ...string) int {
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
+// WithTraces is the workload with other traffic: traces[i] (times from a common origin, in microseconds) for
+// service i, sizes truncated at the service's max size as on reading. The fleet runs from the origin to the
+// last arrival. What a cluster gateway saw, replayed through the simulator, is this.
+func (w *Workload) WithTraces(traces []*trace.Trace) (*Workload, error) {
+	if len(traces) != len(w.Services) {
+		return nil, fmt.Errorf("%d traces for %d services", len(traces), len(w.Services))
 	}
-	line := n.Line
-	for _, p := range path {
-		switch n.Kind {
-		case yaml.MappingNode:
-			found := false
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
-					line, n, found = n.Content[i].Line, n.Content[i+1], true
-					break
-				}
+	out := *w
+	out.Services = make([]*Service, len(w.Services))
+	out.SpanUs = 0
+	for i, s := range w.Services {
+		c := *s
+		tr := &trace.Trace{Source: traces[i].Source, Requests: make([]trace.Request, len(traces[i].Requests))}
+		for k, q := range traces[i].Requests {
+			if s.MaxSize > 0 {
+				q.Size = math.Min(q.Size, s.MaxSize)
 			}
-			if !found {
-				return line
-			}
-		case yaml.SequenceNode:
-			i, err := strconv.Atoi(p)
-			if err != nil || i >= len(n.Content) {
-				return line
-			}
-			n = n.Content[i]
-			line = n.Line
-		default:
-			return line
+			tr.Requests[k] = q
 		}
-	}
-	return line
-}
-
-// yamlError turns a YAML error into one naming the file and the line.
-func yamlError(name string, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg := te.Errors[0]
-		line := 0
-		if _, e := fmt.Sscanf(msg, "line %d:", &line); e == nil {
-			msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+		c.Trace = tr
+		if n := len(tr.Requests); n > 0 {
+			out.SpanUs = max(out.SpanUs, tr.Requests[n-1].At)
 		}
-		msg = strings.ReplaceAll(msg, "in type cluster.", "(not a key of ")
-		if strings.Contains(msg, "(not a key of ") {
-			msg = strings.Replace(msg, "not found (not a key of ", "is not a workload key (in ", 1) + ")"
-		}
-		return inputerr.New(name, line, "", "%s", msg)
+		out.Services[i] = &c
 	}
-	msg := err.Error()
-	line := 0
-	if _, e := fmt.Sscanf(msg, "yaml: line %d:", &line); e == nil {
-		msg = strings.TrimSpace(msg[strings.Index(msg[6:], ":")+7:])
-	}
-	return inputerr.New(name, line, "", "invalid YAML: %s", msg)
+	return &out, nil
 }

@@ -4,10 +4,12 @@
 package explain
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 
+	"github.com/inferplan/inferplan/internal/inputerr"
 	"github.com/inferplan/inferplan/planner/lambda/replay"
 	"github.com/inferplan/inferplan/planner/plan"
 	"github.com/inferplan/inferplan/profiler/latency"
@@ -71,15 +73,20 @@ func Build(p *plan.Plan, tab *latency.Table, tr *trace.Trace) (*Data, error) {
 		d.Boundaries = append(d.Boundaries, (l.Buffers[i-1].MaxSize+l.Buffers[i].MinSize)/2)
 	}
 	type named struct {
-		name string
-		bufs []plan.Buffer
+		name, field string // field: where its buffers are in the plan file
+		bufs        []plan.Buffer
 	}
-	runs := []named{{"plan", l.Buffers}}
-	for _, b := range p.Baselines {
-		runs = append(runs, named{b.Name, b.Buffers})
+	runs := []named{{"plan", "", l.Buffers}}
+	for i, b := range p.Baselines {
+		runs = append(runs, named{b.Name, fmt.Sprintf("baselines[%d].", i), b.Buffers})
 	}
 	for _, r := range runs {
 		tg, err := replay.ResolveBuffers(plan.Strip(r.bufs), tab, l.Arch, l.Pricing.GBSecondUSD, l.Pricing.RequestUSD, p.SLO.LatencyMs)
+		var ie *inputerr.Error
+		if errors.As(err, &ie) {
+			ie.Field = r.field + ie.Field
+			return nil, err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.name, err)
 		}

@@ -61,9 +61,8 @@ func bufferProblem(t *testing.T, classFrom, classTo int) (optimizer.Problem, fun
 // exhaustive optimum in at most 60 evaluations (median over 10 seeds) and beats random search with the same
 // budget. The table is in the test log (go test ./planner -run VsExhaustive -v).
 func TestBayesianOptimizerVsExhaustive(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs 20 searches of 60 evaluations")
-	}
+	acceptance(t) // 20 searches of 60 evaluations and their exhaustive optima: half a minute
+	t.Parallel()
 	var table strings.Builder
 	fmt.Fprintf(&table, "\n%-34s %9s %9s %12s %12s %9s %9s\n", "buffer (classes)", "grid pts", "optimum", "BO median", "random med.", "BO ≤1%", "BO evals")
 	for _, tc := range []struct {

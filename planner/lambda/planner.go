@@ -27,6 +27,11 @@ type Input struct {
 	Trace   *trace.Trace
 	// Inputs is recorded in the plan as given (file names and digests).
 	Inputs *plan.Inputs
+	// Validation, when set, is a second trace to replay the plan over as traffic it was not fitted to, and
+	// ValidationName and ValidationSHA256 name it in the plan.
+	Validation       *trace.Trace
+	ValidationName   string
+	ValidationSHA256 string
 }
 
 // Options steer the search.
@@ -45,6 +50,16 @@ type Options struct {
 	// Window, when positive, also plans every window of this many seconds separately (MBS and BATCH re-fit per
 	// hour) and reports the schedule.
 	Window float64
+	// Margin is how many percentage points of SLO attainment beyond the SLO percentile the plan must reach on the
+	// planning trace, so that it still meets the percentile on the next window of the same traffic (robust.go).
+	// Zero fits the trace exactly, as plans were made before margins existed.
+	Margin float64
+	// AutoMargin calibrates the margin from the trace itself (the spread of the plan's attainment across time
+	// folds, robust.go) instead of taking Margin.
+	AutoMargin bool
+	// HoldOut, in (0, 1), plans on the earlier part of the trace and holds out this share of its span, the later
+	// part, to replay the plan over as traffic it was not fitted to (validate.go).
+	HoldOut float64
 }
 
 // Planner errors.
@@ -57,7 +72,11 @@ type space struct {
 	curves   []*latency.Curve // one per profiled memory size, ascending
 	gbs, req float64
 	slo      plan.SLO
+	// pct is the percentile the replay of a plan must reach on the planning trace: the SLO's, plus the margin.
+	pct      float64
 	maxBatch int
+	// replayBudget overrides singleBufferReplayBudget (tests).
+	replayBudget int
 }
 
 func (o *Options) defaults() {
@@ -91,20 +110,32 @@ func newSpace(prof *profile.Profile, opt Options) (*space, []string, error) {
 		}
 		warnings = append(warnings, fmt.Sprintf("the profile has no Lambda measurements: Lambda is emulated from its CPU measurements by CPU share (k vCPUs = k × 1,769 MB: %s); measure on Lambda (profile --target lambda:FUNCTION) before trusting the costs", strings.Join(sizes, ", ")))
 	}
+	// contract §4 interpolates between measured sizes and extrapolates from the last two: with one size there is
+	// neither, and every request, whatever its size, is given that size's latency
+	var single []string
+	for _, c := range curves {
+		if sz := c.Sizes(); len(sz) == 1 {
+			single = append(single, fmt.Sprintf("%d MB (size %g)", c.Key.MemoryMB, sz[0]))
+		}
+	}
+	if len(single) > 0 {
+		warnings = append(warnings, fmt.Sprintf("the profile measured one request size at %s: every request is given that size's latency whatever its own size; measure two sizes or more to plan over sizes",
+			strings.Join(single, ", ")))
+	}
 	lp, ok := opt.Catalog.Lambda(opt.Arch)
 	if !ok {
 		return nil, nil, fmt.Errorf("no Lambda price for architecture %q (want x86_64 or arm64)", opt.Arch)
 	}
-	s := &space{curves: curves, gbs: lp.GBSecondUSD(), req: lp.RequestUSD, slo: opt.SLO}
+	s := &space{curves: curves, gbs: lp.GBSecondUSD(), req: lp.RequestUSD, slo: opt.SLO, pct: opt.SLO.Percentile}
 	for _, c := range curves {
 		s.maxBatch = max(s.maxBatch, c.MaxBatch())
 	}
 	return s, warnings, nil
 }
 
-// need is the number of requests out of n that must meet the latency bound.
+// need is the number of requests out of n that must meet the latency bound in sample (the margin included).
 func (s *space) need(n int) int {
-	return int(math.Ceil(s.slo.Percentile/100*float64(n) - 1e-9))
+	return int(math.Ceil(s.pct/100*float64(n) - 1e-9))
 }
 
 // Plan searches a plan for in under opt.
@@ -114,14 +145,14 @@ func Plan(ctx context.Context, in Input, opt Options) (*plan.Plan, error) {
 	if in.Trace == nil || in.Trace.Len() == 0 {
 		return nil, errors.New("planner: the trace has no requests")
 	}
-	if !(opt.SLO.LatencyMs > 0) || !(opt.SLO.Percentile > 0 && opt.SLO.Percentile <= 100) {
+	if !(opt.SLO.LatencyMs > 0 && opt.SLO.LatencyMs <= MaxSLOMs(in.Trace)) || !(opt.SLO.Percentile > 0 && opt.SLO.Percentile <= 100) {
 		return nil, fmt.Errorf("planner: SLO p%g ≤ %g ms is not a valid target", opt.SLO.Percentile, opt.SLO.LatencyMs)
 	}
 	sp, warnings, err := newSpace(in.Profile, opt)
 	if err != nil {
 		return nil, fmt.Errorf("planner: %w", err)
 	}
-	p, err := sp.planTrace(ctx, in.Trace, opt)
+	p, err := sp.planTraceValidated(ctx, in, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +165,9 @@ func Plan(ctx context.Context, in Input, opt Options) (*plan.Plan, error) {
 			return nil, err
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	p.Search.Seconds = math.Round(opt.Now().Sub(start).Seconds()*100) / 100
 	return p, nil
 }
@@ -143,7 +177,7 @@ func (s *space) replay(bufs []plan.Buffer, tr *trace.Trace) (*replay.Result, err
 	if err != nil {
 		return nil, err
 	}
-	return replay.Run(tg, tr, replay.Options{Percentile: s.slo.Percentile})
+	return replay.Run(tg, tr, replay.Options{Percentile: s.pct})
 }
 
 func (s *space) target(bufs []plan.Buffer) (*replay.Target, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -55,9 +56,20 @@ func checkPartition(t *testing.T, bufs []plan.Buffer, tr *trace.Trace) {
 	}
 }
 
+// acceptance skips a scenario-size acceptance run unless INFERPLAN_ACCEPTANCE is set: they take minutes on two
+// cores, so `go test ./...` leaves them to a step of .ci/run of their own.
+func acceptance(t *testing.T) {
+	t.Helper()
+	if os.Getenv("INFERPLAN_ACCEPTANCE") == "" {
+		t.Skip("scenario-size acceptance run; set INFERPLAN_ACCEPTANCE=1 (.ci/run does)")
+	}
+}
+
 // TestScenarioAcceptance is issue #3's scenario: the DeepSpeech Lambda profile, the whole Azure conversation
 // trace's arrivals with sizes drawn from the MBS size mix, SLO p95 ≤ 20 s.
 func TestScenarioAcceptance(t *testing.T) {
+	acceptance(t)
+	t.Parallel()
 	prof, tr := scenario(t)
 	start := time.Now()
 	p, err := Plan(context.Background(), Input{Profile: prof, Trace: tr}, slo(95, 20000))
@@ -115,6 +127,7 @@ func TestScenarioAcceptance(t *testing.T) {
 }
 
 func TestInfeasibleNamesAFeasibleSLO(t *testing.T) {
+	t.Parallel()
 	prof, _ := scenario(t)
 	tr, err := example.Trace()
 	if err != nil {
@@ -140,6 +153,7 @@ func TestInfeasibleNamesAFeasibleSLO(t *testing.T) {
 }
 
 func TestDeterministic(t *testing.T) {
+	t.Parallel()
 	prof, _ := scenario(t)
 	tr, _ := example.Trace()
 	run := func() string {
@@ -157,6 +171,7 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestArm64PricingAndWarning(t *testing.T) {
+	t.Parallel()
 	prof, _ := scenario(t)
 	tr, _ := example.Trace()
 	opt := slo(95, 20000)
@@ -175,6 +190,7 @@ func TestArm64PricingAndWarning(t *testing.T) {
 }
 
 func TestWindowSchedule(t *testing.T) {
+	t.Parallel()
 	prof, _ := scenario(t)
 	tr, _ := example.Trace()
 	opt := slo(95, 20000)
@@ -215,6 +231,7 @@ func tokenProfile() *profile.Profile {
 }
 
 func TestQuantileClassesOnTokenTrace(t *testing.T) {
+	t.Parallel()
 	tr, err := example.AzureConv() // its own ContextTokens: 2…14,050, thousands of distinct sizes
 	if err != nil {
 		t.Fatal(err)
@@ -237,6 +254,7 @@ func TestQuantileClassesOnTokenTrace(t *testing.T) {
 }
 
 func TestOneSizeOneBuffer(t *testing.T) {
+	t.Parallel()
 	prof, _ := scenario(t)
 	var reqs []trace.Request
 	for i := 0; i < 2000; i++ {

@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 
@@ -19,13 +20,39 @@ func (s *space) planTrace(ctx context.Context, tr *trace.Trace, opt Options) (*p
 	reqs := tr.Requests
 	st := &searchStats{}
 
-	multi, cl, segs, err := s.multiBuffer(ctx, tr, opt, st)
+	cl, segs, err := s.frontiers(ctx, tr, opt, st)
 	if err != nil {
 		return nil, err
 	}
-	single, evals := s.bestSingleBuffer(ctx, reqs, opt.Progress.Stage("single-buffer baseline grid", s.maxBatch))
+	// the margin: given, or calibrated from the plan fitted with none (robust.go)
+	s.pct = s.slo.Percentile
+	var fitted *candidate
+	if opt.AutoMargin {
+		if fitted, err = s.calibrate(ctx, tr, cl, segs, opt, st); err != nil {
+			return nil, err
+		}
+	}
+	margin, note, err := s.marginFor(opt, fitted, tr)
+	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	if note != "" {
+		warnings = append(warnings, note)
+	}
+	multi := fitted
+	if margin != nil {
+		s.pct = s.slo.Percentile + margin.Points
+		multi = nil
+	}
+	if multi == nil {
+		if multi, err = s.calibrate(ctx, tr, cl, segs, opt, st); err != nil {
+			return nil, err
+		}
+	}
+	single, evals, err := s.bestSingleBuffer(ctx, tr, segs[0][cl.n()-1], opt.Progress.Stage("single-buffer baseline", 1))
 	st.evals += evals
-	if err := ctx.Err(); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	baseline := func(c config) (*candidate, error) {
@@ -50,6 +77,18 @@ func (s *space) planTrace(ctx context.Context, tr *trace.Trace, opt Options) (*p
 			best = c
 		}
 	}
+	if best == nil && margin != nil {
+		// nothing reaches the margin: plan to the SLO itself, and say so
+		exact := opt
+		exact.AutoMargin, exact.Margin = false, 0
+		p, err := s.planTrace(ctx, tr, exact)
+		if err != nil {
+			return nil, err
+		}
+		p.Warnings = append(p.Warnings, fmt.Sprintf("no plan reaches the SLO with a margin of %.2f points (p%g in sample); the plan fits the trace exactly and may miss the SLO on the next window",
+			margin.Points, s.slo.Percentile+margin.Points))
+		return p, nil
+	}
 	method := ""
 	switch {
 	case best == nil:
@@ -73,6 +112,9 @@ func (s *space) planTrace(ctx context.Context, tr *trace.Trace, opt Options) (*p
 		method = "analytic multi-buffer search (size classes × batch × timeout × memory; Lagrangian DP over boundaries for the plan-level percentile), calibrated by replay"
 		if opt.RefineBudget > 0 {
 			best = s.refine(ctx, tr, best, opt.RefineBudget, opt.Seed, st, opt.Progress)
+			if err := ctx.Err(); err != nil { // a refinement cut short is not the plan asked for
+				return nil, err
+			}
 		}
 	case best == singleCand:
 		method = "single-buffer grid (the multi-buffer search found nothing cheaper that meets the SLO on replay)"
@@ -90,7 +132,8 @@ func (s *space) planTrace(ctx context.Context, tr *trace.Trace, opt Options) (*p
 	}
 	p.Lambda.LowerBound = s.lowerBound(reqs)
 	p.Search = &plan.Search{Method: method, Refinement: st.refined, Seed: opt.Seed, Evaluations: st.evals,
-		Replays: st.replays, SizeClasses: cl.n(), Targets: st.targets}
+		Replays: st.replays, SizeClasses: cl.n(), Targets: st.targets, Margin: margin}
+	p.Warnings = append(p.Warnings, warnings...)
 	return p, nil
 }
 

@@ -56,7 +56,7 @@ func (s *space) refine(ctx context.Context, tr *trace.Trace, c *candidate, budge
 		}
 		bufs := slices.Clone(c.bufs)
 		for i, k := range idx {
-			bufs[k].TimeoutMs = math.Min(math.Round(c.bufs[k].TimeoutMs*x[i]), s.slo.LatencyMs)
+			bufs[k].TimeoutMs = math.Min(math.Round(c.bufs[k].TimeoutMs*x[i]), s.timeoutCap(tr))
 			bufs[k].Stats = nil
 		}
 		res, err := s.replay(bufs, tr)
@@ -73,7 +73,7 @@ func (s *space) refine(ctx context.Context, tr *trace.Trace, c *candidate, budge
 		// far smoother surface for the constraint GP than the attainment itself
 		return res.Estimate.CostUSD / base, math.Log(math.Max(res.PercentileMs, 1e-3) / s.slo.LatencyMs)
 	}}
-	optimizer.BO{Seed: seed, Initial: [][]float64{start}, Restarts: 1}.Minimize(prob, budget)
+	optimizer.BO{Seed: seed, Initial: [][]float64{start}, Restarts: 1, Stop: func() bool { return ctx.Err() != nil }}.Minimize(prob, budget)
 	st.refined = fmt.Sprintf("BO on the replayed cost over the timeouts of the %d costliest buffers, %d replays: %.2f%% cheaper",
 		len(idx), budget, (1-best.cost()/base)*100)
 	return best

@@ -17,8 +17,9 @@ type candidate struct {
 	res    *replay.Result
 }
 
+// feasible reports whether the candidate's replay reaches the in-sample percentile (the SLO's plus the margin).
 func (c *candidate) feasible(s *space) bool {
-	return c.res != nil && c.res.Estimate.SLOAttainment*100 >= s.slo.Percentile-1e-9
+	return c.res != nil && c.res.Estimate.SLOAttainment*100 >= s.pct-1e-9
 }
 
 func (c *candidate) cost() float64 { return c.res.Estimate.CostUSD }
@@ -41,24 +42,43 @@ func buffersOf(ch []choice, cl *classes) []plan.Buffer {
 	return bufs
 }
 
-// multiBuffer searches boundaries and per-buffer configurations with the analytic model, then calibrates the
-// plan-level attainment target against replays of the trace: the analytic model is an estimate, the replay is the
-// truth, and the plan returned is the cheapest candidate whose replay meets the SLO (nil when none did).
-func (s *space) multiBuffer(ctx context.Context, tr *trace.Trace, opt Options, st *searchStats) (*candidate, *classes, [][]*segment, error) {
+// frontiers evaluates, with the analytic model, every candidate buffer — every contiguous run of size classes —
+// over every batch size, timeout and memory size, keeping each run's Pareto frontier of cost against requests
+// within the latency bound. It is the expensive part of a search and does not depend on the percentile, so
+// calibrations at several in-sample targets (robust.go) share it.
+func (s *space) frontiers(ctx context.Context, tr *trace.Trace, opt Options, st *searchStats) (*classes, [][]*segment, error) {
 	reqs := tr.Requests
 	cl := makeClasses(reqs, opt.MaxClasses)
-	timeouts := timeoutGrid(s.slo.LatencyMs, 20)
+	timeouts := timeoutGrid(s.timeoutCap(tr), 20)
 	progress := opt.Progress.Stage("analytic search over buffer boundaries", cl.n()*(cl.n()+1)/2)
 	segs, evals := s.evaluateSegments(ctx, reqs, cl, timeouts, progress)
 	st.evals += evals
 	if err := ctx.Err(); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	n := float64(len(reqs))
-	p := s.slo.Percentile / 100
+	return cl, segs, nil
+}
+
+// timeoutCap is the longest batch timeout worth trying: the SLO, and no more than the trace's span, since a batch
+// that waits longer than the whole trace gains nothing by waiting (and the arrival-counting CTMC of a timeout
+// grows with the requests expected within it), nor than a plan may hold (plan.MaxTimeoutMs).
+func (s *space) timeoutCap(tr *trace.Trace) float64 {
+	return math.Min(math.Min(s.slo.LatencyMs, math.Max(float64(tr.Span())/1000, 1)), plan.MaxTimeoutMs)
+}
+
+// calibrate combines the segments' frontiers into plans with the Lagrangian DP and calibrates the plan-level
+// attainment target against replays of the trace: the analytic model is an estimate, the replay is the truth,
+// and the plan returned is the cheapest candidate whose replay reaches the in-sample percentile s.pct (nil when
+// none did).
+func (s *space) calibrate(ctx context.Context, tr *trace.Trace, cl *classes, segs [][]*segment, opt Options, st *searchStats) (*candidate, error) {
+	n := float64(len(tr.Requests))
+	p := s.pct / 100
 	tried := map[float64]*candidate{}
 	var best *candidate
 	try := func(target float64) (*candidate, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		target = math.Min(math.Max(target, 0), 1)
 		key := math.Round(target * 1e5)
 		if c, ok := tried[key]; ok {
@@ -86,7 +106,7 @@ func (s *space) multiBuffer(ctx context.Context, tr *trace.Trace, opt Options, s
 	for it := 0; it < 6; it++ {
 		c, err := try(target)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		got := c.res.Estimate.SLOAttainment
 		if c.feasible(s) {
@@ -108,7 +128,7 @@ func (s *space) multiBuffer(ctx context.Context, tr *trace.Trace, opt Options, s
 			mid := (lo + hi) / 2
 			c, err := try(mid)
 			if err != nil {
-				return nil, nil, nil, err
+				return nil, err
 			}
 			if c.feasible(s) {
 				hi = mid
@@ -117,7 +137,7 @@ func (s *space) multiBuffer(ctx context.Context, tr *trace.Trace, opt Options, s
 			}
 		}
 	}
-	return best, cl, segs, nil
+	return best, nil
 }
 
 // analyticEstimate is the analytic model's prediction for a plan built from chosen segments, with the timeouts

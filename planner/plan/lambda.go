@@ -11,6 +11,10 @@ import (
 // NoUpperBound is the max_size of a last buffer that takes every larger size (contract §3.3).
 const NoUpperBound = batching.NoUpperBound
 
+// MaxTimeoutMs bounds a buffer's timeout_ms: a day. The planner never waits longer than the trace's span or the
+// SLO, and a day is beyond both for any trace worth serving; much larger values overflow time arithmetic.
+const MaxTimeoutMs = 24 * 3600 * 1000
+
 // Lambda is the body of a Lambda plan: buffers over the request-size axis, each batching its requests into
 // invocations of one memory size (contract §3.3), and the prices they were costed at.
 type Lambda struct {
@@ -92,6 +96,7 @@ type lambdaJSON struct {
 	Schedule         []Window             `json:"schedule,omitempty"`
 	ScheduleEstimate *Estimate            `json:"schedule_estimate,omitempty"`
 	Warnings         []string             `json:"warnings,omitempty"`
+	Validation       *Validation          `json:"validation,omitempty"`
 }
 
 type lambdaBaselineJSON struct {
@@ -105,7 +110,7 @@ func lambdaWire(p *Plan) lambdaJSON {
 	w := lambdaJSON{Version: p.Version, Platform: p.Platform, Arch: l.Arch, SLO: p.SLO, Pricing: l.Pricing,
 		Buffers: l.Buffers, Estimate: p.Estimate, Analytic: l.Analytic, Model: p.Model, SizeUnit: p.SizeUnit,
 		Inputs: p.Inputs, Search: p.Search, LowerBound: l.LowerBound, Schedule: l.Schedule,
-		ScheduleEstimate: l.ScheduleEstimate, Warnings: p.Warnings}
+		ScheduleEstimate: l.ScheduleEstimate, Warnings: p.Warnings, Validation: p.Validation}
 	for _, b := range p.Baselines {
 		w.Baselines = append(w.Baselines, lambdaBaselineJSON{Name: b.Name, Buffers: b.Buffers, Estimate: b.Estimate})
 	}
@@ -114,7 +119,7 @@ func lambdaWire(p *Plan) lambdaJSON {
 
 func (w *lambdaJSON) plan() *Plan {
 	p := &Plan{Version: w.Version, Platform: w.Platform, Model: w.Model, SizeUnit: w.SizeUnit, SLO: w.SLO,
-		Estimate: w.Estimate, Inputs: w.Inputs, Search: w.Search, Warnings: w.Warnings,
+		Estimate: w.Estimate, Inputs: w.Inputs, Search: w.Search, Warnings: w.Warnings, Validation: w.Validation,
 		Lambda: &Lambda{Arch: w.Arch, Pricing: w.Pricing, Buffers: w.Buffers, Analytic: w.Analytic,
 			LowerBound: w.LowerBound, Schedule: w.Schedule, ScheduleEstimate: w.ScheduleEstimate}}
 	for _, b := range w.Baselines {
@@ -150,6 +155,9 @@ func ValidateBuffers(bufs []Buffer) error {
 		}
 		if !(b.TimeoutMs >= 0) || math.IsInf(b.TimeoutMs, 0) {
 			return inputerr.New("", 0, f("timeout_ms"), "%v is not a non-negative number", b.TimeoutMs)
+		}
+		if b.TimeoutMs > MaxTimeoutMs { // beyond it, nanosecond timers overflow (serve would dispatch at once)
+			return inputerr.New("", 0, f("timeout_ms"), "%v ms is longer than a day (%d ms); no batch usefully waits longer", b.TimeoutMs, MaxTimeoutMs)
 		}
 		if b.MemoryMB < 1 {
 			return inputerr.New("", 0, f("memory_mb"), "missing or below 1")

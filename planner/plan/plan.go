@@ -41,6 +41,8 @@ type Plan struct {
 	Inputs    *Inputs
 	Search    *Search
 	Warnings  []string
+	// Validation is the plan's replay over traffic it was not fitted to (plan --validate; validation.go).
+	Validation *Validation
 
 	Lambda  *Lambda
 	Cluster *Cluster
@@ -120,6 +122,8 @@ type Search struct {
 	// Targets are the analytic attainment targets the replay calibration tried, in order.
 	Targets []float64 `json:"analytic_targets,omitempty"`
 	Seconds float64   `json:"seconds,omitempty"`
+	// Margin is the in-sample attainment margin the plan was searched with (validation.go).
+	Margin *Margin `json:"margin,omitempty"`
 }
 
 // ReadFile reads and validates a plan file.
@@ -242,6 +246,9 @@ func (p *Plan) Validate() error {
 		if err := p.SLO.validate("slo"); err != nil {
 			return err
 		}
+		if err := p.validateEstimates(); err != nil { // estimate.go
+			return err
+		}
 		return p.Lambda.validate()
 	case PlatformCluster:
 		if p.Cluster == nil {
@@ -301,6 +308,19 @@ func lineOfField(data []byte, field string) int {
 		}
 	}
 	if list == "" {
+		if strings.Contains(field, ".") { // "estimate.slo_attainment": each key after the one before it
+			at := -1
+			for _, key := range strings.Split(field, ".") {
+				k := bytes.Index(data[at+1:], []byte(`"`+key+`"`))
+				if k < 0 {
+					break
+				}
+				at += 1 + k
+			}
+			if at >= 0 {
+				return lineAt(data, int64(at))
+			}
+		}
 		if k := []byte(`"` + field + `"`); bytes.Contains(data, k) {
 			return lineAt(data, int64(bytes.Index(data, k)))
 		}

@@ -77,3 +77,12 @@ func PlanMonthlyUSD(p *plan.Plan, l pricing.LambdaPrice, requests float64, freeT
 // AliasName is the Lambda alias that runs buffer i (0-based) of a plan at its memory size: `apply` points it at
 // a version published with that memory, and the Lambda backend invokes it.
 func AliasName(i int) string { return fmt.Sprintf("inferplan-buffer-%d", i+1) }
+
+// AliasBuffer is the 0-based buffer an alias name of AliasName's form stands for.
+func AliasBuffer(name string) (int, bool) {
+	var n int
+	if _, err := fmt.Sscanf(name, "inferplan-buffer-%d", &n); err != nil || n < 1 || AliasName(n-1) != name {
+		return 0, false
+	}
+	return n - 1, true
+}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/inferplan/inferplan/batching"
+	"github.com/inferplan/inferplan/internal/inputerr"
 	"github.com/inferplan/inferplan/planner/plan"
 	"github.com/inferplan/inferplan/platform/awslambda"
 	"github.com/inferplan/inferplan/profiler/latency"
@@ -46,18 +48,38 @@ func ResolveBuffers(bufs []plan.Buffer, tab *latency.Table, arch string, gbs, re
 		return nil, fmt.Errorf("the profile has no Lambda measurements (nor CPU measurements with a vCPU count to emulate them)")
 	}
 	t := &Target{Buffers: bufs, GBSecondUSD: gbs, RequestUSD: req, SLOMs: sloMs}
+	// A plan that asks for what the profile never measured is an input error of the plan (contract §3.3: memory_mb
+	// is a profiled size, batch_size at most the largest batch profiled for it), naming the buffer's field; the
+	// caller names the file and line (plan.Locate).
 	for i, b := range bufs {
 		j := slices.IndexFunc(curves, func(c *latency.Curve) bool { return c.Key.MemoryMB == b.MemoryMB })
 		if j < 0 {
-			return nil, fmt.Errorf("buffer %d: memory %d MB was not profiled", i, b.MemoryMB)
+			return nil, inputerr.New("", 0, fmt.Sprintf("buffers[%d].memory_mb", i), "%d MB was not profiled (the profile has %s)",
+				b.MemoryMB, memoryList(curves))
 		}
 		if b.BatchSize > curves[j].MaxBatch() {
-			return nil, fmt.Errorf("buffer %d: batch size %d is above the largest batch profiled at %d MB (%d)",
-				i, b.BatchSize, b.MemoryMB, curves[j].MaxBatch())
+			return nil, inputerr.New("", 0, fmt.Sprintf("buffers[%d].batch_size", i), "%d is above the largest batch profiled at %d MB (%d)",
+				b.BatchSize, b.MemoryMB, curves[j].MaxBatch())
 		}
 		t.Curves = append(t.Curves, curves[j])
 	}
 	return t, nil
+}
+
+// memoryList names the profiled memory sizes, shortened when there are many.
+func memoryList(curves []*latency.Curve) string {
+	var parts []string
+	for i, c := range curves {
+		if len(curves) > 8 && i == 3 {
+			parts = append(parts, "…")
+			i = len(curves) - 3
+		}
+		if len(curves) > 8 && i > 2 && i < len(curves)-3 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%d", c.Key.MemoryMB))
+	}
+	return strings.Join(parts, ", ") + " MB"
 }
 
 // Result is a replay's outcome.
