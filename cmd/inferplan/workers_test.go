@@ -184,3 +184,57 @@ func TestWorkersPrintTheMappingAndStopOnSIGINT(t *testing.T) {
 		t.Errorf("log:\n%s", w.logText())
 	}
 }
+
+// TestClusterEndToEnd is issue 12's acceptance run on this machine: the two-service CPU plan of
+// testdata/cluster/e2e runs as one `inferplan workers` per host (the built-in model), `inferplan serve` fronts
+// them with the plan's batching, `inferplan replay --workload` sends both services' traces (30 s of each, at 4×),
+// every request is answered once and every worker's batches are the simulator's over the gateway's arrival
+// stamps, and SIGTERM drains the gateway and then the workers, each exiting 0.
+func TestClusterEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs workers, a cluster gateway and a replay in child processes")
+	}
+	const dir = "../../testdata/cluster/e2e"
+	tmp := t.TempDir()
+	var hosts []*served
+	var args []string
+	for _, host := range []string{"p0-0", "p1-0"} {
+		m := filepath.Join(tmp, host+".json")
+		w, _ := startWorkers(t, "--plan", dir+"/plan.json", "--host", host, "--mapping", m)
+		hosts = append(hosts, w)
+		args = append(args, "--workers", m)
+	}
+	s := startServe(t, append([]string{"--plan", dir + "/plan.json"}, args...)...)
+	r := run(t, "replay", "--workload", dir+"/workload.yaml", "--url", s.url, "--duration", "30s", "--speedup", "4", "--format", "json", "-q")
+	if r.code != 0 {
+		t.Fatalf("replay: exit %d: %s\n%s", r.code, r.stderr, s.logText())
+	}
+	var rep struct {
+		Requests, OK, Errors, Lost, Duplicates int
+		BatchesMatch                           bool `json:"batches_match"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	if rep.Requests == 0 || rep.OK != rep.Requests || rep.Errors != 0 || rep.Lost != 0 || rep.Duplicates != 0 || !rep.BatchesMatch {
+		t.Errorf("replay: %s", r.stdout)
+	}
+	if err := s.stop(t, syscall.SIGTERM); err != nil {
+		t.Errorf("serve: %v\n%s", err, s.logText())
+	}
+	served := 0
+	counts := regexp.MustCompile(`msg="worker stopped" worker=\S+ batches=\d+ requests=(\d+)`)
+	for _, w := range hosts {
+		if err := w.stop(t, syscall.SIGTERM); err != nil {
+			t.Errorf("workers: %v\n%s", err, w.logText())
+		}
+		for _, m := range counts.FindAllStringSubmatch(w.logText(), -1) {
+			var n int
+			fmt.Sscan(m[1], &n)
+			served += n
+		}
+	}
+	if served != rep.OK {
+		t.Errorf("the workers served %d requests, the replay got %d answers", served, rep.OK)
+	}
+}
