@@ -61,7 +61,7 @@ const (
 	PlanConfigMap     = "inferplan-plan"
 	GatewayName       = "inferplan-gateway"
 	GatewayAuth       = "inferplan-gateway-auth" // a Secret the user creates, key "token": clients → gateway
-	WorkersAuth       = "inferplan-workers-auth" // an optional Secret, key "token": gateway → workers
+	WorkersAuth       = "inferplan-workers-auth" // a Secret, key "token": gateway → workers (workers beyond loopback need one)
 	ScalerName        = "inferplan-scaler"       // --no-keda: the CronJobs' ServiceAccount, Role and RoleBinding
 	ConfigMountPath   = "/etc/inferplan"
 	WorkerPort        = 8000
@@ -270,7 +270,7 @@ func (b *builder) requirements() {
 	}
 	b.manifest.Secrets = []SecretHint{
 		{"the gateway's bearer token (clients send it as Authorization: Bearer …; the gateway waits for it)", create(GatewayAuth), false},
-		{"a token the workers require from the gateway (their INFERPLAN_AUTH_TOKEN, the gateway's INFERPLAN_UPSTREAM_TOKEN)", create(WorkersAuth), true},
+		{"the token the workers require from the gateway (their INFERPLAN_AUTH_TOKEN, the gateway's INFERPLAN_UPSTREAM_TOKEN; workers listening beyond loopback refuse to start without one, and wait for it)", create(WorkersAuth), false},
 	}
 }
 
@@ -642,7 +642,7 @@ func (b *builder) workers() {
 			if g.GPU != nil { // extended resources: the limit is the request
 				res.Limits = corev1.ResourceList{g.Resource: g.Quantity}
 			}
-			env := []corev1.EnvVar{secretEnv(authTokenEnv, WorkersAuth, true)}
+			env := []corev1.EnvVar{secretEnv(authTokenEnv, WorkersAuth, false)}
 			if g.GPU != nil && g.GPU.Sharing == plan.SharingMPS && g.Worker.MPSActiveThreadPct > 0 {
 				env = append(env, corev1.EnvVar{Name: mpsThreadsEnv, Value: strconv.Itoa(g.Worker.MPSActiveThreadPct)})
 			}
@@ -833,7 +833,7 @@ func (b *builder) gateway() {
 					ServiceAccountName: GatewayName,
 					Containers: []corev1.Container{{
 						Name: "gateway", Image: b.o.Image, Command: []string{"inferplan"}, Args: args,
-						Env:            []corev1.EnvVar{secretEnv(authTokenEnv, GatewayAuth, false), secretEnv(upstreamTokenEnv, WorkersAuth, true)},
+						Env:            []corev1.EnvVar{secretEnv(authTokenEnv, GatewayAuth, false), secretEnv(upstreamTokenEnv, WorkersAuth, false)},
 						Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: GatewayPort, Protocol: corev1.ProtocolTCP}},
 						ReadinessProbe: readiness(GatewayPort),
 						LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: LivePath, Port: intstr.FromInt32(GatewayPort)}},

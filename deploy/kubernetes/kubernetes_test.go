@@ -298,7 +298,7 @@ func checkAgainstPlan(t *testing.T, p *plan.Plan, raw []byte, o Options, set *de
 			for _, e := range ctr.Env {
 				env[e.Name] = e.Value
 			}
-			if e := ctr.Env[0]; e.Name != "INFERPLAN_AUTH_TOKEN" || e.ValueFrom.SecretKeyRef.Name != WorkersAuth || !*e.ValueFrom.SecretKeyRef.Optional {
+			if e := ctr.Env[0]; e.Name != "INFERPLAN_AUTH_TOKEN" || e.ValueFrom.SecretKeyRef.Name != WorkersAuth || e.ValueFrom.SecretKeyRef.Optional != nil {
 				t.Errorf("%s: the workers' token %+v", d.Name, e)
 			}
 			if g != nil && g.Sharing == plan.SharingMPS {
