@@ -358,3 +358,32 @@ func (m *Member) Fail(err error) {
 	_ = m.c.send(message{Type: "error", Error: err.Error()})
 	m.c.nc.Close()
 }
+
+// WorkerArgs reads the arguments Run gives every worker: --coord ADDR --rank I --workers N.
+func WorkerArgs(args []string) (coord string, rank, n int, err error) {
+	rank, n = -1, 0
+	for i := 0; i < len(args); i++ {
+		if i+1 >= len(args) {
+			return "", 0, 0, fmt.Errorf("worker: %s needs a value", args[i])
+		}
+		v := args[i+1]
+		switch args[i] {
+		case "--coord":
+			coord = v
+		case "--rank":
+			rank, err = strconv.Atoi(v)
+		case "--workers":
+			n, err = strconv.Atoi(v)
+		default:
+			return "", 0, 0, fmt.Errorf("worker: unknown argument %q", args[i])
+		}
+		if err != nil {
+			return "", 0, 0, fmt.Errorf("worker: %s %q: %w", args[i], v, err)
+		}
+		i++
+	}
+	if coord == "" || n < 1 || rank < 0 || rank >= n {
+		return "", 0, 0, fmt.Errorf("worker: want --coord ADDR --rank I --workers N with 0 ≤ I < N (got %q, %d, %d)", coord, rank, n)
+	}
+	return coord, rank, n, nil
+}

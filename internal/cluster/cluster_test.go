@@ -42,6 +42,28 @@ func testWorker(mode string, args []string) int {
 	var task struct{ SleepMs int }
 	_ = json.Unmarshal(m.Task, &task)
 	switch mode {
+	case "mesh":
+		// a pairwise exchange over the mesh: in round r send to rank+r, receive from rank-r
+		mesh, setups, err := m.ConnectMesh(context.Background(), ln)
+		if err != nil {
+			m.Fail(err)
+			return 1
+		}
+		defer mesh.Close()
+		got := []string{}
+		for r := 1; r < m.N; r++ {
+			to, from := (m.Rank+r)%m.N, (m.Rank-r+m.N)%m.N
+			in, err := mesh.Exchange(to, []byte(fmt.Sprintf("%d->%d", m.Rank, to)), from)
+			if err != nil {
+				m.Fail(err)
+				return 1
+			}
+			got = append(got, string(in))
+		}
+		if err := m.Done(map[string]any{"got": got, "dialled": len(setups)}); err != nil {
+			return 1
+		}
+		return 0
 	case "crash":
 		if m.Rank == 1 {
 			fmt.Fprintln(os.Stderr, "rank 1 crashes on purpose")
@@ -102,6 +124,33 @@ func TestRunRendezvousBarriersResults(t *testing.T) {
 	}
 	if s := res.Phases[1].Seconds; s > 0.1 {
 		t.Errorf("phase two took %.3f s with nothing in it", s)
+	}
+}
+
+// TestMeshExchange: every worker gets exactly one message from each peer, addressed to it, over connections it
+// dialled to lower ranks and accepted from higher ones.
+func TestMeshExchange(t *testing.T) {
+	res, err := Run(context.Background(), launcher("mesh"), 4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range res.Workers {
+		var r struct {
+			Got     []string
+			Dialled int
+		}
+		if err := json.Unmarshal(w, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Dialled != i {
+			t.Errorf("worker %d dialled %d peers, want %d (every lower rank)", i, r.Dialled, i)
+		}
+		for k, msg := range r.Got {
+			from := (i - (k + 1) + 4) % 4
+			if want := fmt.Sprintf("%d->%d", from, i); msg != want {
+				t.Errorf("worker %d round %d got %q, want %q", i, k+1, msg, want)
+			}
+		}
 	}
 }
 
