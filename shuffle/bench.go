@@ -1,0 +1,188 @@
+package shuffle
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+
+	"github.com/inferplan/inferplan/internal/cluster"
+	"github.com/inferplan/inferplan/internal/resp"
+	"github.com/inferplan/inferplan/planner/job"
+	"github.com/inferplan/inferplan/planner/job/channel"
+	"github.com/inferplan/inferplan/profiler/network"
+)
+
+// BenchOptions configure a benchmark: the shuffle to run and how to calibrate the model that predicts it.
+type BenchOptions struct {
+	Channel string
+	Workers int
+	Rows    int64
+	Keys    int
+	Seed    uint64
+	Repeat  int // runs; the median run is reported
+	Redis   resp.Endpoint
+	// Launcher starts shuffle workers; NetLauncher starts network measurement workers.
+	Launcher, NetLauncher cluster.Launcher
+	// Params are calibrated channel parameters; nil measures the channel first with CalibrationPeers workers.
+	Params           *channel.Params
+	CalibrationPeers int
+	// CalibrationRows is the sample a one-worker run partitions and merges to measure the compute rates.
+	CalibrationRows int64
+	// Cores is the CPUs the workers share (runtime.NumCPU() when 0): with more workers than cores each gets
+	// cores/workers of one, as a Lambda function gets its memory's share of a vCPU.
+	Cores int
+}
+
+// Defaults of a benchmark.
+const (
+	DefaultKeys             = 65536
+	DefaultCalibrationPeers = 4
+	DefaultCalibrationRows  = 1_000_000
+)
+
+// PhaseCompare is one phase, measured and predicted.
+type PhaseCompare struct {
+	Name       string  `json:"name"`
+	MeasuredS  float64 `json:"measured_s"`
+	PredictedS float64 `json:"predicted_s"`
+}
+
+// Calibration is what the prediction was calibrated with.
+type Calibration struct {
+	Rows            int64           `json:"rows"`
+	PartitionMBPerS float64         `json:"partition_mb_per_s"`
+	MergeMBPerS     float64         `json:"merge_mb_per_s"`
+	ComputeMBPerS   float64         `json:"compute_mb_per_s"` // partition and merge together, as the job's stage
+	Network         *network.Result `json:"network,omitempty"`
+	ParamsSource    string          `json:"params_source"`
+}
+
+// BenchResult is a benchmark's report.
+type BenchResult struct {
+	Channel        string         `json:"channel"`
+	Workers        int            `json:"workers"`
+	Rows           int64          `json:"rows"`
+	RowBytes       int            `json:"row_bytes"`
+	Bytes          float64        `json:"bytes"`
+	Keys           int            `json:"keys"`
+	Seed           uint64         `json:"seed"`
+	MeasuredS      float64        `json:"measured_s"`
+	PredictedS     float64        `json:"predicted_s"`
+	ErrorPct       float64        `json:"error_pct"` // (predicted − measured) / measured
+	Phases         []PhaseCompare `json:"phases"`
+	Runs           []float64      `json:"runs_s"` // every run's measured time; the median one is reported
+	GenerateS      float64        `json:"generate_s"`
+	StartupS       float64        `json:"startup_s"`
+	Verified       bool           `json:"verified"`
+	Cores          int            `json:"cores"`
+	VCPUsPerWorker float64        `json:"vcpus_per_worker"`
+	Calibration    Calibration    `json:"calibration"`
+	ChannelParams  channel.Params `json:"channel_params"`
+}
+
+// Bench calibrates the model (unless given parameters), runs the shuffle and sets the prediction beside it.
+func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
+	if o.Channel != channel.Direct && o.Channel != channel.Redis {
+		return nil, fmt.Errorf("shuffle: channel %q: want direct or redis", o.Channel)
+	}
+	if o.Workers < 1 || o.Rows < int64(o.Workers) {
+		return nil, fmt.Errorf("shuffle: %d rows over %d workers: want at least one worker and a row each", o.Rows, o.Workers)
+	}
+	o.Keys = max(o.Keys, 1)
+	o.Repeat = max(o.Repeat, 1)
+	if o.Cores <= 0 {
+		o.Cores = runtime.NumCPU()
+	}
+	if o.CalibrationRows <= 0 {
+		o.CalibrationRows = DefaultCalibrationRows
+	}
+	if o.CalibrationPeers < 2 {
+		o.CalibrationPeers = DefaultCalibrationPeers
+	}
+	cal := Calibration{Rows: o.CalibrationRows}
+	// compute: one worker partitions and merges a sample, alone on the host (a whole core)
+	// (into as many partitions as the job has workers: scattering rows over more buffers is slower)
+	one, err := Execute(ctx, o.Launcher, 1, Config{Channel: channel.Direct, Rows: o.CalibrationRows, Keys: o.Keys, Seed: o.Seed, Parts: o.Workers})
+	if err != nil {
+		return nil, fmt.Errorf("calibrating compute: %w", err)
+	}
+	sample := one.Bytes / 1e6
+	cal.PartitionMBPerS = sample / one.Phase("partition")
+	cal.MergeMBPerS = sample / one.Phase("merge")
+	cal.ComputeMBPerS = 1 / (1/cal.PartitionMBPerS + 1/cal.MergeMBPerS)
+	var params channel.Params
+	if o.Params != nil {
+		params = *o.Params
+		cal.ParamsSource = params.Source
+	} else {
+		// at the job's message size: what a byte costs depends on it (Redis moves a 1 MB value more than twice
+		// as fast per byte as a 64 MB one on the machine this was written on)
+		msg := CalibrationMessageBytes(float64(o.Rows*RowBytes), o.Workers)
+		nr, err := network.Measure(ctx, network.Options{Channel: o.Channel, Peers: o.CalibrationPeers, Redis: o.Redis,
+			Launcher: o.NetLauncher, AllToAllBytes: msg})
+		if err != nil {
+			return nil, fmt.Errorf("calibrating the %s channel: %w", o.Channel, err)
+		}
+		params = channel.Defaults()
+		nr.Apply(&params)
+		params.Source = fmt.Sprintf("measured on this host before the run: %d peers, %d-byte all-to-all messages", o.CalibrationPeers, msg)
+		cal.Network, cal.ParamsSource = nr, params.Source
+	}
+
+	var runs []*Run
+	for range o.Repeat {
+		r, err := Execute(ctx, o.Launcher, o.Workers, Config{Channel: o.Channel, Rows: o.Rows, Keys: o.Keys, Seed: o.Seed, Redis: o.Redis})
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, r)
+	}
+	slices.SortStableFunc(runs, func(a, b *Run) int { return cmpFloat(a.MeasuredS, b.MeasuredS) })
+	run := runs[len(runs)/2]
+
+	share := math.Min(1, float64(o.Cores)/float64(o.Workers))
+	j := &job.Job{InputGB: run.Bytes / 1e9, Stages: []job.Stage{{Op: channel.Shuffle, ComputeMBPerS: cal.ComputeMBPerS}}}
+	b, _, err := job.Predict(j, channel.Model{P: params}, job.Cluster{Channel: o.Channel, VCPUsPerWorker: share,
+		Workers: channel.Workers{N: o.Workers, PerHost: 1}})
+	if err != nil {
+		return nil, err
+	}
+	perWorkerMB := run.Bytes / 1e6 / float64(o.Workers)
+	res := &BenchResult{
+		Channel: o.Channel, Workers: o.Workers, Rows: o.Rows, RowBytes: RowBytes, Bytes: run.Bytes, Keys: o.Keys, Seed: o.Seed,
+		MeasuredS: run.MeasuredS, PredictedS: b.SetupS + b.ComputeS + b.CommS,
+		GenerateS: run.Phase("generate"), StartupS: run.StartupS, Verified: run.Verified,
+		Cores: o.Cores, VCPUsPerWorker: share, Calibration: cal, ChannelParams: params,
+		Phases: []PhaseCompare{
+			{Name: "connect", MeasuredS: run.Phase("connect"), PredictedS: b.SetupS},
+			{Name: "partition", MeasuredS: run.Phase("partition"), PredictedS: perWorkerMB / (cal.PartitionMBPerS * share)},
+			{Name: "exchange", MeasuredS: run.Phase("exchange"), PredictedS: b.CommS},
+			{Name: "merge", MeasuredS: run.Phase("merge"), PredictedS: perWorkerMB / (cal.MergeMBPerS * share)},
+		},
+	}
+	for _, r := range runs {
+		res.Runs = append(res.Runs, r.MeasuredS)
+	}
+	slices.Sort(res.Runs)
+	res.ErrorPct = (res.PredictedS - res.MeasuredS) / res.MeasuredS * 100
+	return res, nil
+}
+
+// CalibrationMessageBytes is the all-to-all message a calibration uses for a shuffle of bytes over workers: the
+// shuffle's own partition size, bytes / workers², kept between 64 KiB and 64 MiB.
+func CalibrationMessageBytes(bytes float64, workers int) int {
+	s := int(bytes / float64(workers*workers))
+	return min(max(s, 64<<10), 64<<20)
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
