@@ -445,6 +445,7 @@ func (r *redis) recv(peer int) ([]byte, error) {
 	return v, err
 }
 func (r *redis) close() { r.c.Close() }
+
 // allToAll pushes one message to each peer's inbox, then pops n-1 from its own, whichever arrive first: the
 // same exchange the shuffle benchmark does.
 func (r *redis) allToAll(payload []byte) error {
