@@ -6,7 +6,9 @@ package job
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -72,7 +74,20 @@ func (j *Job) File() string { return j.file }
 
 // Line is the line of a field in the job file (0 when unknown): errors found later (an EC2 type the catalog
 // does not know) still point at the file.
-func (j *Job) Line(field string) int { return j.lines[field] }
+func (j *Job) Line(field string) int {
+	for field != "" {
+		if l, ok := j.lines[field]; ok {
+			return l
+		}
+		// a field the file leaves out points at what holds it: stages[1].mb at stages[1]
+		i := strings.LastIndexAny(field, ".[")
+		if i < 0 {
+			break
+		}
+		field = field[:i]
+	}
+	return 0
+}
 
 // Errorf returns an input error at a field of the job file.
 func (j *Job) Errorf(field, format string, args ...any) error {
@@ -107,11 +122,18 @@ func Parse(data []byte, file string) (*Job, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, inputerr.New(file, 0, "", "empty job file")
+		}
 		return nil, yamlErr(file, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return nil, inputerr.New(file, extra.Line, "", "a job file holds one YAML document")
+		line := extra.Line
+		if len(extra.Content) > 0 {
+			line = extra.Content[0].Line
+		}
+		return nil, inputerr.New(file, line, "", "a job file holds one YAML document")
 	}
 	if len(doc.Content) == 0 {
 		return nil, inputerr.New(file, 0, "", "empty job file")
