@@ -76,6 +76,7 @@ type BenchResult struct {
 	GenerateS      float64        `json:"generate_s"`
 	StartupS       float64        `json:"startup_s"`
 	Verified       bool           `json:"verified"`
+	Groups         int            `json:"groups"`
 	Cores          int            `json:"cores"`
 	VCPUsPerWorker float64        `json:"vcpus_per_worker"`
 	Calibration    Calibration    `json:"calibration"`
@@ -153,7 +154,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	res := &BenchResult{
 		Channel: o.Channel, Workers: o.Workers, Rows: o.Rows, RowBytes: RowBytes, Bytes: run.Bytes, Keys: o.Keys, Seed: o.Seed,
 		MeasuredS: run.MeasuredS, PredictedS: b.SetupS + b.ComputeS + b.CommS,
-		GenerateS: run.Phase("generate"), StartupS: run.StartupS, Verified: run.Verified,
+		GenerateS: run.Phase("generate"), StartupS: run.StartupS, Verified: run.Verified, Groups: run.Groups,
 		Cores: o.Cores, VCPUsPerWorker: share, Calibration: cal, ChannelParams: params,
 		Phases: []PhaseCompare{
 			{Name: "connect", MeasuredS: run.Phase("connect"), PredictedS: b.SetupS},

@@ -32,6 +32,7 @@ type planOptions struct {
 	window      time.Duration
 	refine      int
 	quiet       bool
+	jobFlags    jobPlanFlags
 }
 
 func newPlanCmd(io *ioStreams) *cobra.Command {
@@ -66,7 +67,7 @@ stdout as a table, markdown or the plan JSON itself (--format).`,
 	o.trace.register(cmd)
 	fs.Float64Var(&o.sloMs, "slo-ms", 0, "latency bound in ms that the percentile must meet (default 20000 with --example)")
 	fs.Float64Var(&o.percentile, "percentile", 95, "SLO percentile, in (0, 100]")
-	fs.StringVar(&o.platform, "platform", "lambda", "platform to plan for: lambda")
+	fs.StringVar(&o.platform, "platform", "lambda", "platform to plan for: lambda, or dataparallel (a data-parallel job file, see --job)")
 	fs.StringVarP(&o.out, "out", "o", "", "write the plan JSON to this file (- for stdout)")
 	formatFlag(cmd, &o.format, "summary")
 	fs.BoolVar(&o.example, "example", false, "plan the embedded example (DeepSpeech on Lambda, Azure arrivals) instead of --profile/--trace")
@@ -76,7 +77,8 @@ stdout as a table, markdown or the plan JSON itself (--format).`,
 	fs.DurationVar(&o.window, "window", 0, "also plan every window of this length separately (e.g. 1h, 10m) and print the schedule")
 	fs.IntVar(&o.refine, "refine", 30, "replays Bayesian optimisation may spend polishing the plan's timeouts (0: none)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bars on stderr")
-	_ = cmd.RegisterFlagCompletionFunc("platform", completeFixed("lambda"))
+	o.jobFlags.register(cmd)
+	_ = cmd.RegisterFlagCompletionFunc("platform", completeFixed("lambda", "dataparallel"))
 	_ = cmd.RegisterFlagCompletionFunc("arch", completeFixed("x86_64", "arm64"))
 	return cmd
 }
@@ -86,8 +88,14 @@ func runPlan(cmd *cobra.Command, o *planOptions) error {
 	if err != nil {
 		return &flagError{err: err}
 	}
+	if o.platform == "dataparallel" {
+		return runJobPlan(cmd, o, format)
+	}
 	if o.platform != "lambda" {
-		return flagErrorf("--platform %q: this version plans lambda", o.platform)
+		return flagErrorf("--platform %q: this version plans lambda and dataparallel", o.platform)
+	}
+	if o.jobFlags.job != "" || o.jobFlags.channelParams != "" {
+		return flagErrorf("--job and --channel-params are for --platform dataparallel")
 	}
 	if o.arch != "x86_64" && o.arch != "arm64" {
 		return flagErrorf("--arch %q: want x86_64 or arm64", o.arch)

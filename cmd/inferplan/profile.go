@@ -124,7 +124,7 @@ held-out error is below --target-mape or --budget of the grid is spent.`,
 	fs.BoolVar(&o.telemetry, "telemetry", true, "sample GPU utilisation, SM clock, memory and power through NVML while measuring (when a GPU is there)")
 	_ = cmd.RegisterFlagCompletionFunc("model", completeFixed("bert-tiny", "bert-mini", "distilbert-like"))
 	_ = cmd.RegisterFlagCompletionFunc("sharing", completeFixed("time-slice", "mps", "time-slice,mps"))
-	cmd.AddCommand(newProfileShowCmd(io))
+	cmd.AddCommand(newProfileShowCmd(io), newProfileNetworkCmd(io))
 	return cmd
 }
 

@@ -42,6 +42,12 @@ The profile and trace are the ones the plan records (checked against their diges
 			if htmlPath == "" && chartsDir == "" {
 				return flagErrorf("say what to write: --html FILE and/or --charts DIR")
 			}
+			if jp, err := readJobPlan(args[0]); err != nil || jp != nil {
+				if err != nil {
+					return err
+				}
+				return reportJobPlan(io, jp, htmlPath, chartsDir, chartFormat)
+			}
 			p, err := plan.ReadFile(args[0])
 			if err != nil {
 				return err

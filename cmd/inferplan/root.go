@@ -87,6 +87,8 @@ the trace. In CI it fails a build when a change makes serving more expensive.`,
 		newServeCmd(io),
 		newReplayCmd(io),
 		newApplyCmd(io),
+		newBenchCmd(io),
+		newWorkerCmd(io),
 	)
 	return root
 }
