@@ -283,6 +283,9 @@ func sortedInts(v []int) []int {
 }
 
 func seconds(s float64) string {
+	if s == math.Trunc(s) && s < 1e6 {
+		return fmt.Sprintf("%.0f s", s)
+	}
 	if s < 10 {
 		return fmt.Sprintf("%.2f s", s)
 	}
