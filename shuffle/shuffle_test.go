@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"testing"
 
@@ -123,22 +124,30 @@ func TestExecuteRedis(t *testing.T) {
 }
 
 // TestBenchAgreesWithModel runs the benchmark end to end, calibration included, and holds the model to within
-// 60 % of the measurement: looser than the 25 % the README's table shows, so a busy CI machine does not flake,
-// and tight enough that a broken model (wrong units, a missing phase) fails.
+// 50 % of the measurement: looser than the 25 % of the README's table, and an attempt that misses is run again
+// (up to three), so a machine busy with other work does not flake the test, while a broken model (wrong units, a
+// phase left out) misses every time.
 func TestBenchAgreesWithModel(t *testing.T) {
 	srv := redisproc.ForTest(t)
 	for _, ch := range []string{channel.Direct, channel.Redis} {
-		res, err := Bench(context.Background(), BenchOptions{Channel: ch, Workers: 4, Rows: 600_000, Keys: DefaultKeys, Seed: 1, Repeat: 1,
-			Redis: srv.Endpoint(), Launcher: shuffleWorkers, NetLauncher: networkWorkers, CalibrationRows: 300_000, CalibrationPeers: 4})
-		if err != nil {
-			t.Fatal(err)
+		var errs []float64
+		for attempt := 0; attempt < 3; attempt++ {
+			res, err := Bench(context.Background(), BenchOptions{Channel: ch, Workers: 4, Rows: 600_000, Keys: DefaultKeys, Seed: 1, Repeat: 3,
+				Redis: srv.Endpoint(), Launcher: shuffleWorkers, NetLauncher: networkWorkers, CalibrationRows: 300_000, CalibrationPeers: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Verified || !(res.MeasuredS > 0) || !(res.PredictedS > 0) || len(res.Phases) != 4 {
+				t.Fatalf("%s: %+v", ch, res)
+			}
+			t.Logf("%s: measured %.3f s, predicted %.3f s (%+.1f%%)", ch, res.MeasuredS, res.PredictedS, res.ErrorPct)
+			errs = append(errs, res.ErrorPct)
+			if math.Abs(res.ErrorPct) <= 50 {
+				break
+			}
 		}
-		if !res.Verified || !(res.MeasuredS > 0) || !(res.PredictedS > 0) {
-			t.Fatalf("%s: %+v", ch, res)
-		}
-		t.Logf("%s: measured %.3f s, predicted %.3f s (%+.1f%%)", ch, res.MeasuredS, res.PredictedS, res.ErrorPct)
-		if res.ErrorPct < -60 || res.ErrorPct > 60 {
-			t.Errorf("%s: predicted %.3f s for a measured %.3f s (%+.0f%%)", ch, res.PredictedS, res.MeasuredS, res.ErrorPct)
+		if last := errs[len(errs)-1]; math.Abs(last) > 50 {
+			t.Errorf("%s: the model missed the measurement by %.0f%% in every attempt", ch, errs)
 		}
 	}
 }
