@@ -101,6 +101,9 @@ func BenchDocument(r *shuffle.BenchResult) *Document {
 		sec.Rows = append(sec.Rows, []string{p.Name, benchMicros(p.MeasuredS), benchMicros(p.PredictedS), e})
 	}
 	sec.Rows = append(sec.Rows, []string{"total", benchMicros(r.MeasuredS), benchMicros(r.PredictedS), fmt.Sprintf("%+.0f%%", r.ErrorPct)})
+	if l := r.LoadAverage; l != nil && *l > 0.5 {
+		d.Notes = append(d.Notes, fmt.Sprintf("warning: the host's load average was %.2f before the runs: other processes were competing for the %d CPUs the prediction gives the workers, so the measurement is slower than the model expects", *l, r.Cores))
+	}
 	d.Notes = append(d.Notes, fmt.Sprintf("Not part of the job's time: generating the rows %s, starting the processes and the rendezvous %s.", benchMicros(r.GenerateS), benchMicros(r.StartupS)))
 	d.Sections = append(d.Sections, sec)
 	return d

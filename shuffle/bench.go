@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/inferplan/inferplan/internal/cluster"
 	"github.com/inferplan/inferplan/internal/resp"
@@ -61,23 +64,26 @@ type Calibration struct {
 
 // BenchResult is a benchmark's report.
 type BenchResult struct {
-	Channel        string         `json:"channel"`
-	Workers        int            `json:"workers"`
-	Rows           int64          `json:"rows"`
-	RowBytes       int            `json:"row_bytes"`
-	Bytes          float64        `json:"bytes"`
-	Keys           int            `json:"keys"`
-	Seed           uint64         `json:"seed"`
-	MeasuredS      float64        `json:"measured_s"`
-	PredictedS     float64        `json:"predicted_s"`
-	ErrorPct       float64        `json:"error_pct"` // (predicted − measured) / measured
-	Phases         []PhaseCompare `json:"phases"`
-	Runs           []float64      `json:"runs_s"` // every run's measured time; the median one is reported
-	GenerateS      float64        `json:"generate_s"`
-	StartupS       float64        `json:"startup_s"`
-	Verified       bool           `json:"verified"`
-	Groups         int            `json:"groups"`
-	Cores          int            `json:"cores"`
+	Channel    string         `json:"channel"`
+	Workers    int            `json:"workers"`
+	Rows       int64          `json:"rows"`
+	RowBytes   int            `json:"row_bytes"`
+	Bytes      float64        `json:"bytes"`
+	Keys       int            `json:"keys"`
+	Seed       uint64         `json:"seed"`
+	MeasuredS  float64        `json:"measured_s"`
+	PredictedS float64        `json:"predicted_s"`
+	ErrorPct   float64        `json:"error_pct"` // (predicted − measured) / measured
+	Phases     []PhaseCompare `json:"phases"`
+	Runs       []float64      `json:"runs_s"` // every run's measured time; the median one is reported
+	GenerateS  float64        `json:"generate_s"`
+	StartupS   float64        `json:"startup_s"`
+	Verified   bool           `json:"verified"`
+	Groups     int            `json:"groups"`
+	Cores      int            `json:"cores"`
+	// LoadAverage is the host's one-minute load average before the runs (Linux); well above zero, other
+	// processes were competing with the workers for the CPUs the prediction assumes they have.
+	LoadAverage    *float64       `json:"load_average,omitempty"`
 	VCPUsPerWorker float64        `json:"vcpus_per_worker"`
 	Calibration    Calibration    `json:"calibration"`
 	ChannelParams  channel.Params `json:"channel_params"`
@@ -102,6 +108,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	if o.CalibrationPeers < 2 {
 		o.CalibrationPeers = DefaultCalibrationPeers
 	}
+	load := loadAverage()
 	cal := Calibration{Rows: o.CalibrationRows}
 	// compute: one worker partitions and merges a sample, alone on the host (a whole core)
 	// (into as many partitions as the job has workers: scattering rows over more buffers is slower)
@@ -155,7 +162,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		Channel: o.Channel, Workers: o.Workers, Rows: o.Rows, RowBytes: RowBytes, Bytes: run.Bytes, Keys: o.Keys, Seed: o.Seed,
 		MeasuredS: run.MeasuredS, PredictedS: b.SetupS + b.ComputeS + b.CommS,
 		GenerateS: run.Phase("generate"), StartupS: run.StartupS, Verified: run.Verified, Groups: run.Groups,
-		Cores: o.Cores, VCPUsPerWorker: share, Calibration: cal, ChannelParams: params,
+		Cores: o.Cores, VCPUsPerWorker: share, LoadAverage: load, Calibration: cal, ChannelParams: params,
 		Phases: []PhaseCompare{
 			{Name: "connect", MeasuredS: run.Phase("connect"), PredictedS: b.SetupS},
 			{Name: "partition", MeasuredS: run.Phase("partition"), PredictedS: perWorkerMB / (cal.PartitionMBPerS * share)},
@@ -169,6 +176,23 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	slices.Sort(res.Runs)
 	res.ErrorPct = (res.PredictedS - res.MeasuredS) / res.MeasuredS * 100
 	return res, nil
+}
+
+// loadAverage reads the one-minute load average from /proc/loadavg; nil where there is none.
+func loadAverage() *float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return nil
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return nil
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return nil
+	}
+	return &v
 }
 
 // CalibrationMessageBytes is the all-to-all message a calibration uses for a shuffle of bytes over workers: the
