@@ -90,8 +90,9 @@ func BenchDocument(r *shuffle.BenchResult) *Document {
 		fmt.Sprintf("Measured %s, predicted %s (%+.1f%%); median of %d runs: %s", JobSeconds(r.MeasuredS), JobSeconds(r.PredictedS), r.ErrorPct, len(r.Runs), benchJoinSeconds(r.Runs)),
 		fmt.Sprintf("Check: %s; %s groups aggregated", verified, Thousands(float64(r.Groups), 0)),
 		fmt.Sprintf("Workers: %d processes on %d CPUs, %.2f vCPU each; seed %d, %s distinct keys", r.Workers, r.Cores, r.VCPUsPerWorker, r.Seed, Thousands(float64(r.Keys), 0)),
-		fmt.Sprintf("Calibration: compute %s MB/s per vCPU (partition %s, merge %s, %s-row one-worker run); channel: %s",
-			Num(r.Calibration.ComputeMBPerS), Num(r.Calibration.PartitionMBPerS), Num(r.Calibration.MergeMBPerS), Thousands(float64(r.Calibration.Rows), 0), r.Calibration.ParamsSource))
+		fmt.Sprintf("Calibration: compute %s MB/s per worker (partition %s, merge %s; %d workers side by side, %s rows each); channel: %s",
+			Num(r.Calibration.ComputeMBPerS), Num(r.Calibration.PartitionMBPerS), Num(r.Calibration.MergeMBPerS), r.Calibration.Workers,
+			Thousands(float64(r.Calibration.Rows), 0), r.Calibration.ParamsSource))
 	sec := Section{Title: "Phases", Columns: []Column{{Name: "Phase"}, {Name: "Measured", Right: true}, {Name: "Predicted", Right: true}, {Name: "Error", Right: true}}}
 	for _, p := range r.Phases {
 		e := ""

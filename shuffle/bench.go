@@ -31,7 +31,7 @@ type BenchOptions struct {
 	// Params are calibrated channel parameters; nil measures the channel first with CalibrationPeers workers.
 	Params           *channel.Params
 	CalibrationPeers int
-	// CalibrationRows is the sample a one-worker run partitions and merges to measure the compute rates.
+	// CalibrationRows is the sample each calibration worker partitions and merges to measure the compute rates.
 	CalibrationRows int64
 	// Cores is the CPUs the workers share (runtime.NumCPU() when 0): with more workers than cores each gets
 	// cores/workers of one, as a Lambda function gets its memory's share of a vCPU.
@@ -54,7 +54,8 @@ type PhaseCompare struct {
 
 // Calibration is what the prediction was calibrated with.
 type Calibration struct {
-	Rows            int64           `json:"rows"`
+	Rows            int64           `json:"rows"`    // each calibration worker's sample
+	Workers         int             `json:"workers"` // calibration workers side by side: min(cores, the job's workers)
 	PartitionMBPerS float64         `json:"partition_mb_per_s"`
 	MergeMBPerS     float64         `json:"merge_mb_per_s"`
 	ComputeMBPerS   float64         `json:"compute_mb_per_s"` // partition and merge together, as the job's stage
@@ -110,13 +111,17 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	}
 	load := loadAverage()
 	cal := Calibration{Rows: o.CalibrationRows}
-	// compute: one worker partitions and merges a sample, alone on the host (a whole core)
-	// (into as many partitions as the job has workers: scattering rows over more buffers is slower)
-	one, err := Execute(ctx, o.Launcher, 1, Config{Channel: channel.Direct, Rows: o.CalibrationRows, Keys: o.Keys, Seed: o.Seed, Parts: o.Workers})
+	// compute: as many workers as will run at once (one per CPU, at most the job's) each partition a sample into
+	// as many partitions as the job has workers, and merge it, with nothing exchanged. Run side by side, they
+	// share the CPUs, memory bandwidth and whatever else runs on the host as the job's workers will.
+	k := min(o.Cores, o.Workers)
+	one, err := Execute(ctx, o.Launcher, k, Config{Channel: channel.Direct, Rows: o.CalibrationRows * int64(k), Keys: o.Keys, Seed: o.Seed,
+		Local: true, Parts: o.Workers})
 	if err != nil {
 		return nil, fmt.Errorf("calibrating compute: %w", err)
 	}
-	sample := one.Bytes / 1e6
+	cal.Workers = k
+	sample := one.Bytes / 1e6 / float64(k)
 	cal.PartitionMBPerS = sample / one.Phase("partition")
 	cal.MergeMBPerS = sample / one.Phase("merge")
 	cal.ComputeMBPerS = 1 / (1/cal.PartitionMBPerS + 1/cal.MergeMBPerS)

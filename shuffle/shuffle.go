@@ -34,9 +34,10 @@ type Config struct {
 	Seed    uint64        `json:"seed"`
 	Redis   resp.Endpoint `json:"redis"`
 	Prefix  string        `json:"prefix"` // Redis key prefix of this run
-	// Parts is how many partitions a worker splits its rows into: the number of workers when 0. A one-worker
-	// calibration run partitions as a run with Parts workers would, and keeps every partition.
-	Parts int `json:"parts,omitempty"`
+	// Local runs the kernels without the exchange: every worker splits its rows into Parts partitions (as a
+	// shuffle over Parts workers would) and merges them all itself. Calibration runs are local.
+	Local bool `json:"local,omitempty"`
+	Parts int  `json:"parts,omitempty"`
 }
 
 // WorkerResult is what one worker reports: what it generated and received, for the coordinator's checks.
@@ -218,8 +219,9 @@ func work(ctx context.Context, m *cluster.Member, cfg Config, ln net.Listener) (
 	if err := m.Barrier("connect"); err != nil {
 		return res, err
 	}
+	local := cfg.Local || m.N == 1
 	nparts := m.N
-	if cfg.Parts > 0 && m.N == 1 {
+	if local && cfg.Parts > 0 {
 		nparts = cfg.Parts
 	}
 	parts := Partition(rows, nparts)
@@ -227,19 +229,23 @@ func work(ctx context.Context, m *cluster.Member, cfg Config, ln net.Listener) (
 	if err := m.Barrier("partition"); err != nil {
 		return res, err
 	}
-	received, sent, err := ex.exchange(parts)
-	if err != nil {
-		return res, fmt.Errorf("exchange: %w", err)
+	var received [][]byte
+	if !local {
+		var sent int64
+		received, sent, err = ex.exchange(parts)
+		if err != nil {
+			return res, fmt.Errorf("exchange: %w", err)
+		}
+		res.BytesSent = sent
 	}
-	res.BytesSent = sent
 	if err := m.Barrier("exchange"); err != nil {
 		return res, err
 	}
-	mine := [][]byte{parts[m.Rank]}
-	if m.N == 1 {
-		mine = parts // a calibration run keeps every partition
+	mine, rank, n := [][]byte{parts[m.Rank]}, m.Rank, m.N
+	if local {
+		mine, rank, n = parts, 0, 1 // every partition stays, and every key is this worker's
 	}
-	agg := Merge(append(received, mine...), m.Rank, m.N)
+	agg := Merge(append(received, mine...), rank, n)
 	if err := m.Barrier("merge"); err != nil {
 		return res, err
 	}

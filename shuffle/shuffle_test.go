@@ -151,3 +151,15 @@ func TestBenchAgreesWithModel(t *testing.T) {
 		}
 	}
 }
+
+// TestExecuteLocal: a calibration run partitions as a shuffle over Parts workers would and merges everything
+// itself, exchanging nothing; the checks still hold.
+func TestExecuteLocal(t *testing.T) {
+	r, err := Execute(context.Background(), shuffleWorkers, 2, Config{Channel: channel.Direct, Rows: 20_000, Keys: 500, Seed: 3, Local: true, Parts: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Verified || r.Groups < 2*450 {
+		t.Errorf("run %+v: each worker aggregates its own rows over all keys", r)
+	}
+}

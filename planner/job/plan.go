@@ -244,7 +244,7 @@ func (p *Plan) recommend() error {
 		order = byTime
 		p.Objective = fmt.Sprintf("the fastest configuration within the %s budget", usd(j.BudgetUSD))
 	default:
-		p.Objective = "the cheapest configuration (the job sets no deadline_s or budget_usd)"
+		p.Objective = "the cheapest configuration; the job sets no deadline_s or budget_usd"
 	}
 	if len(cands) > 0 {
 		best := slices.MinFunc(cands, order) // MinFunc keeps the first of equals: the plan's order breaks ties
