@@ -115,15 +115,20 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	// as many partitions as the job has workers, and merge it, with nothing exchanged. Run side by side, they
 	// share the CPUs, memory bandwidth and whatever else runs on the host as the job's workers will.
 	k := min(o.Cores, o.Workers)
-	one, err := Execute(ctx, o.Launcher, k, Config{Channel: channel.Direct, Rows: o.CalibrationRows * int64(k), Keys: o.Keys, Seed: o.Seed,
-		Local: true, Parts: o.Workers})
-	if err != nil {
-		return nil, fmt.Errorf("calibrating compute: %w", err)
+	var parts, merges []float64
+	var sample float64
+	for range calibrationRuns {
+		one, err := Execute(ctx, o.Launcher, k, Config{Channel: channel.Direct, Rows: o.CalibrationRows * int64(k), Keys: o.Keys, Seed: o.Seed,
+			Local: true, Parts: o.Workers})
+		if err != nil {
+			return nil, fmt.Errorf("calibrating compute: %w", err)
+		}
+		sample = one.Bytes / 1e6 / float64(k)
+		parts, merges = append(parts, one.Phase("partition")), append(merges, one.Phase("merge"))
 	}
 	cal.Workers = k
-	sample := one.Bytes / 1e6 / float64(k)
-	cal.PartitionMBPerS = sample / one.Phase("partition")
-	cal.MergeMBPerS = sample / one.Phase("merge")
+	cal.PartitionMBPerS = sample / median(parts)
+	cal.MergeMBPerS = sample / median(merges)
 	cal.ComputeMBPerS = 1 / (1/cal.PartitionMBPerS + 1/cal.MergeMBPerS)
 	var params channel.Params
 	if o.Params != nil {
@@ -181,6 +186,19 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	slices.Sort(res.Runs)
 	res.ErrorPct = (res.PredictedS - res.MeasuredS) / res.MeasuredS * 100
 	return res, nil
+}
+
+// calibrationRuns: the compute calibration is repeated and its median kept, so one disturbed run does not skew
+// every prediction.
+const calibrationRuns = 3
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // loadAverage reads the one-minute load average from /proc/loadavg; nil where there is none.

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/inferplan/inferplan/internal/cluster"
@@ -41,8 +42,10 @@ type Options struct {
 	Reps int
 	// PingPongs is the number of one-byte round trips for the latency.
 	PingPongs int
-	// AllToAllBytes is the message every pair exchanges in the aggregate phase.
+	// AllToAllBytes is the message every pair exchanges in the aggregate phase, AllToAllReps times (the median
+	// counts).
 	AllToAllBytes int
+	AllToAllReps  int
 	Now           func() time.Time
 }
 
@@ -52,6 +55,7 @@ var (
 	DefaultReps          = 5
 	DefaultPingPongs     = 200
 	DefaultAllToAllBytes = 8 << 20
+	DefaultAllToAllReps  = 3
 )
 
 // Point is a message size and the median time to send it and get the acknowledgement back.
@@ -93,6 +97,7 @@ type task struct {
 	Reps          int           `json:"reps"`
 	PingPongs     int           `json:"ping_pongs"`
 	AllToAllBytes int           `json:"all_to_all_bytes"`
+	AllToAllReps  int           `json:"all_to_all_reps"`
 	Redis         resp.Endpoint `json:"redis"`
 	Prefix        string        `json:"prefix"`
 }
@@ -121,10 +126,11 @@ func Measure(ctx context.Context, o Options) (*Result, error) {
 	o.Reps = cmpOr(o.Reps, DefaultReps)
 	o.PingPongs = cmpOr(o.PingPongs, DefaultPingPongs)
 	o.AllToAllBytes = cmpOr(o.AllToAllBytes, DefaultAllToAllBytes)
+	o.AllToAllReps = cmpOr(o.AllToAllReps, DefaultAllToAllReps)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	t := task{Channel: o.Channel, Sizes: o.Sizes, Reps: o.Reps, PingPongs: o.PingPongs, AllToAllBytes: o.AllToAllBytes,
+	t := task{Channel: o.Channel, Sizes: o.Sizes, Reps: o.Reps, PingPongs: o.PingPongs, AllToAllBytes: o.AllToAllBytes, AllToAllReps: o.AllToAllReps,
 		Redis: o.Redis, Prefix: fmt.Sprintf("inferplan:net:%d:%d", os.Getpid(), o.Now().UnixNano())}
 	res, err := cluster.Run(ctx, o.Launcher, o.Peers, t)
 	if err != nil {
@@ -159,11 +165,13 @@ func Measure(ctx context.Context, o Options) (*Result, error) {
 	if len(setups) > 0 {
 		r.SetupS = mean(setups)
 	}
+	var a2a []float64
 	for _, ph := range res.Phases {
-		if ph.Name == "alltoall" {
-			r.AllToAllS = ph.Seconds
+		if strings.HasPrefix(ph.Name, "alltoall") {
+			a2a = append(a2a, ph.Seconds)
 		}
 	}
+	r.AllToAllS = median(a2a)
 	n := float64(o.Peers)
 	if busy := r.AllToAllS - (n-1)*r.LatencyS; busy > 0 {
 		r.PerWorkerBps = (n - 1) * float64(o.AllToAllBytes) / busy
@@ -365,11 +373,14 @@ func run(m *cluster.Member, t task, w worker) (workerResult, error) {
 	if err := m.Barrier("bandwidth"); err != nil {
 		return res, err
 	}
-	if err := w.allToAll(make([]byte, t.AllToAllBytes)); err != nil {
-		return res, err
-	}
-	if err := m.Barrier("alltoall"); err != nil {
-		return res, err
+	payload := make([]byte, t.AllToAllBytes)
+	for i := range max(t.AllToAllReps, 1) {
+		if err := w.allToAll(payload); err != nil {
+			return res, err
+		}
+		if err := m.Barrier(fmt.Sprintf("alltoall-%d", i+1)); err != nil {
+			return res, err
+		}
 	}
 	if m.Rank != 0 {
 		res.Transfers = nil
