@@ -225,13 +225,13 @@ func JobCharts(p *job.Plan) ([]Chart, error) {
 	effP.X.Scale = plot.LogScale{}
 	effP.X.Tick.Marker = jobTicks(ns)
 	effP.Y.Min, effP.Y.Max = 0, 1.05
+	// the legend sits in room kept free right of the largest worker count, off every line
 	for _, pl := range []*plot.Plot{timeP, effP} {
-		pl.Legend.Top = false
-		pl.Legend.Left = true
-		pl.Legend.XOffs, pl.Legend.YOffs = vg.Points(4), vg.Points(4)
+		pl.Legend.Top = true
+		pl.Legend.Left = false
+		pl.Legend.XOffs, pl.Legend.YOffs = -vg.Points(4), -vg.Points(4)
 		pl.Legend.TextStyle.Font.Size = vg.Points(8)
 	}
-	effP.Legend.Top = false
 	minT, maxT := math.Inf(1), 0.0
 	for _, s := range series {
 		var txy, exy plotter.XYs
@@ -265,7 +265,7 @@ func JobCharts(p *job.Plan) ([]Chart, error) {
 	if maxT > 0 {
 		timeP.Y.Min, timeP.Y.Max = minT/1.5, maxT*1.5
 	}
-	timeP.X.Min, timeP.X.Max = float64(ns[0])/1.3, float64(ns[len(ns)-1])*1.3
+	timeP.X.Min, timeP.X.Max = float64(ns[0])/1.3, float64(ns[len(ns)-1])*1.3*math.Pow(float64(ns[len(ns)-1])/float64(ns[0]), 0.6)
 	effP.X.Min, effP.X.Max = timeP.X.Min, timeP.X.Max
 	return []Chart{
 		{Name: "scaling-time", Title: "Strong scaling", plot: timeP,
