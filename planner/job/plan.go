@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/inferplan/inferplan/planner/job/channel"
@@ -191,7 +192,12 @@ func scaling(cs []Configuration) {
 // round keeps a microsecond, a billionth of a dollar and four digits of efficiency, so plans are identical
 // across machines whose floating point differs in the last bits.
 func round(c *Configuration) {
-	r := func(v, unit float64) float64 { return math.Round(v/unit) * unit }
+	// through the decimal text, so JSON shows 3.847993 rather than 3.8479929999999998
+	r := func(v, unit float64) float64 {
+		d := int(math.Round(-math.Log10(unit)))
+		out, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', d, 64), 64)
+		return out
+	}
 	c.TimeS = r(c.TimeS, 1e-6)
 	c.CostUSD = r(c.CostUSD, 1e-9)
 	c.Efficiency = r(c.Efficiency, 1e-4)
