@@ -150,8 +150,11 @@ func newWorkerCmd(io *ioStreams) *cobra.Command {
 	cmd := &cobra.Command{Use: "worker", Hidden: true, Short: "A worker process of bench shuffle or profile network"}
 	for kind, main := range map[string]func(context.Context, []string) error{"shuffle": shuffle.WorkerMain, "network": network.WorkerMain} {
 		cmd.AddCommand(&cobra.Command{
-			Use:                kind,
-			Hidden:             true,
+			Use:    kind,
+			Short:  "One worker process of a " + kind + " run (started by inferplan itself)",
+			Hidden: true,
+			Example: "  # started by the coordinator, one per worker, not by hand\n  inferplan worker " + kind +
+				" --coord 127.0.0.1:40213 --rank 0 --workers 4",
 			DisableFlagParsing: true, // the coordinator's arguments go to the worker as they are
 			RunE: func(cmd *cobra.Command, args []string) error {
 				if err := main(cmd.Context(), args); err != nil {
