@@ -87,13 +87,14 @@ func BenchDocument(r *shuffle.BenchResult) *Document {
 		verified = "NOT verified"
 	}
 	d.Lines = append(d.Lines,
-		fmt.Sprintf("Measured %s, predicted %s (%+.1f%%); median of %d runs: %s", JobSeconds(r.MeasuredS), JobSeconds(r.PredictedS), r.ErrorPct, len(r.Runs), benchJoinSeconds(r.Runs)),
+		fmt.Sprintf("Measured %s, predicted %s (%+.1f%%): medians of %d runs, each predicted from its own calibration", JobSeconds(r.MeasuredS), JobSeconds(r.PredictedS), r.ErrorPct, len(r.Trials)),
+		"Runs (measured / predicted): "+benchTrials(r.Trials),
 		fmt.Sprintf("Check: %s; %s groups aggregated", verified, Thousands(float64(r.Groups), 0)),
 		fmt.Sprintf("Workers: %d processes on %d CPUs, %.2f vCPU each; seed %d, %s distinct keys", r.Workers, r.Cores, r.VCPUsPerWorker, r.Seed, Thousands(float64(r.Keys), 0)),
-		fmt.Sprintf("Calibration: compute %s MB/s per worker (partition %s, merge %s; %d workers side by side, %s rows each); channel: %s",
+		fmt.Sprintf("Calibration (the median prediction's): compute %s MB/s per worker (partition %s, merge %s; %d workers side by side, %s rows each); channel: %s",
 			Num(r.Calibration.ComputeMBPerS), Num(r.Calibration.PartitionMBPerS), Num(r.Calibration.MergeMBPerS), r.Calibration.Workers,
 			Thousands(float64(r.Calibration.Rows), 0), r.Calibration.ParamsSource))
-	sec := Section{Title: "Phases", Columns: []Column{{Name: "Phase"}, {Name: "Measured", Right: true}, {Name: "Predicted", Right: true}, {Name: "Error", Right: true}}}
+	sec := Section{Title: "Phases (medians)", Columns: []Column{{Name: "Phase"}, {Name: "Measured", Right: true}, {Name: "Predicted", Right: true}, {Name: "Error", Right: true}}}
 	for _, p := range r.Phases {
 		e := ""
 		if p.MeasuredS > 0 {
@@ -110,13 +111,13 @@ func BenchDocument(r *shuffle.BenchResult) *Document {
 	return d
 }
 
-func benchJoinSeconds(v []float64) string {
+func benchTrials(ts []shuffle.Trial) string {
 	s := ""
-	for i, x := range v {
+	for i, t := range ts {
 		if i > 0 {
 			s += ", "
 		}
-		s += fmt.Sprintf("%.3f", x)
+		s += fmt.Sprintf("%.3f / %.3f", t.MeasuredS, t.PredictedS)
 	}
 	return s + " s"
 }

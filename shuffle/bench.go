@@ -24,7 +24,7 @@ type BenchOptions struct {
 	Rows    int64
 	Keys    int
 	Seed    uint64
-	Repeat  int // runs; the median run is reported
+	Repeat  int // runs, each after its own calibration; the medians are reported
 	Redis   resp.Endpoint
 	// Launcher starts shuffle workers; NetLauncher starts network measurement workers.
 	Launcher, NetLauncher cluster.Launcher
@@ -52,7 +52,13 @@ type PhaseCompare struct {
 	PredictedS float64 `json:"predicted_s"`
 }
 
-// Calibration is what the prediction was calibrated with.
+// Trial is one run and the prediction calibrated just before it.
+type Trial struct {
+	MeasuredS  float64 `json:"measured_s"`
+	PredictedS float64 `json:"predicted_s"`
+}
+
+// Calibration is what a prediction was calibrated with.
 type Calibration struct {
 	Rows            int64           `json:"rows"`    // each calibration worker's sample
 	Workers         int             `json:"workers"` // calibration workers side by side: min(cores, the job's workers)
@@ -76,12 +82,14 @@ type BenchResult struct {
 	PredictedS float64        `json:"predicted_s"`
 	ErrorPct   float64        `json:"error_pct"` // (predicted − measured) / measured
 	Phases     []PhaseCompare `json:"phases"`
-	Runs       []float64      `json:"runs_s"` // every run's measured time; the median one is reported
-	GenerateS  float64        `json:"generate_s"`
-	StartupS   float64        `json:"startup_s"`
-	Verified   bool           `json:"verified"`
-	Groups     int            `json:"groups"`
-	Cores      int            `json:"cores"`
+	// Trials are every run with the prediction from its own calibration; MeasuredS and PredictedS are their
+	// medians.
+	Trials    []Trial `json:"trials"`
+	GenerateS float64 `json:"generate_s"`
+	StartupS  float64 `json:"startup_s"`
+	Verified  bool    `json:"verified"`
+	Groups    int     `json:"groups"`
+	Cores     int     `json:"cores"`
 	// LoadAverage is the host's one-minute load average before the runs (Linux); well above zero, other
 	// processes were competing with the workers for the CPUs the prediction assumes they have.
 	LoadAverage    *float64       `json:"load_average,omitempty"`
@@ -110,30 +118,93 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		o.CalibrationPeers = DefaultCalibrationPeers
 	}
 	load := loadAverage()
-	cal := Calibration{Rows: o.CalibrationRows}
+	share := math.Min(1, float64(o.Cores)/float64(o.Workers))
+	// Every run gets its own calibration just before it, so a host whose other load comes and goes skews one
+	// pair, not every prediction; the medians of the measurements and of the predictions are reported.
+	var trials []trial
+	for range o.Repeat {
+		t, err := o.trial(ctx, share)
+		if err != nil {
+			return nil, err
+		}
+		trials = append(trials, t)
+	}
+	byPrediction := slices.Clone(trials)
+	slices.SortStableFunc(byPrediction, func(a, b trial) int { return cmpFloat(a.predicted(), b.predicted()) })
+	mid := byPrediction[len(byPrediction)/2] // its calibration is the one reported
+	runs := slices.Clone(trials)
+	slices.SortStableFunc(runs, func(a, b trial) int { return cmpFloat(a.run.MeasuredS, b.run.MeasuredS) })
+	run := runs[len(runs)/2].run
+
+	res := &BenchResult{
+		Channel: o.Channel, Workers: o.Workers, Rows: o.Rows, RowBytes: RowBytes, Bytes: run.Bytes, Keys: o.Keys, Seed: o.Seed,
+		GenerateS: run.Phase("generate"), StartupS: run.StartupS, Verified: run.Verified, Groups: run.Groups,
+		Cores: o.Cores, VCPUsPerWorker: share, LoadAverage: load, Calibration: mid.cal, ChannelParams: mid.params,
+	}
+	for _, name := range Measured {
+		var m, p []float64
+		for _, t := range trials {
+			m, p = append(m, t.run.Phase(name)), append(p, t.phase(name))
+		}
+		res.Phases = append(res.Phases, PhaseCompare{Name: name, MeasuredS: median(m), PredictedS: median(p)})
+	}
+	var m, p []float64
+	for _, t := range trials {
+		res.Trials = append(res.Trials, Trial{MeasuredS: t.run.MeasuredS, PredictedS: t.predicted()})
+		m, p = append(m, t.run.MeasuredS), append(p, t.predicted())
+	}
+	res.MeasuredS, res.PredictedS = median(m), median(p)
+	res.ErrorPct = (res.PredictedS - res.MeasuredS) / res.MeasuredS * 100
+	return res, nil
+}
+
+// trial is one calibration and the run right after it.
+type trial struct {
+	cal    Calibration
+	params channel.Params
+	run    *Run
+	pred   job.Breakdown
+	share  float64
+	perMB  float64 // each worker's megabytes
+}
+
+func (t trial) predicted() float64 { return t.pred.SetupS + t.pred.ComputeS + t.pred.CommS }
+
+// phase splits the prediction as the run's phases fall: the stage's compute into partition and merge by
+// their calibrated rates.
+func (t trial) phase(name string) float64 {
+	switch name {
+	case "connect":
+		return t.pred.SetupS
+	case "partition":
+		return t.perMB / (t.cal.PartitionMBPerS * t.share)
+	case "exchange":
+		return t.pred.CommS
+	case "merge":
+		return t.perMB / (t.cal.MergeMBPerS * t.share)
+	}
+	return 0
+}
+
+func (o *BenchOptions) trial(ctx context.Context, share float64) (trial, error) {
+	t := trial{share: share, cal: Calibration{Rows: o.CalibrationRows}}
 	// compute: as many workers as will run at once (one per CPU, at most the job's) each partition a sample into
 	// as many partitions as the job has workers, and merge it, with nothing exchanged. Run side by side, they
 	// share the CPUs, memory bandwidth and whatever else runs on the host as the job's workers will.
 	k := min(o.Cores, o.Workers)
-	var parts, merges []float64
-	var sample float64
-	for range calibrationRuns {
-		one, err := Execute(ctx, o.Launcher, k, Config{Channel: channel.Direct, Rows: o.CalibrationRows * int64(k), Keys: o.Keys, Seed: o.Seed,
-			Local: true, Parts: o.Workers})
-		if err != nil {
-			return nil, fmt.Errorf("calibrating compute: %w", err)
-		}
-		sample = one.Bytes / 1e6 / float64(k)
-		parts, merges = append(parts, one.Phase("partition")), append(merges, one.Phase("merge"))
+	one, err := Execute(ctx, o.Launcher, k, Config{Channel: channel.Direct, Rows: o.CalibrationRows * int64(k), Keys: o.Keys, Seed: o.Seed,
+		Local: true, Parts: o.Workers})
+	if err != nil {
+		return t, fmt.Errorf("calibrating compute: %w", err)
 	}
-	cal.Workers = k
-	cal.PartitionMBPerS = sample / median(parts)
-	cal.MergeMBPerS = sample / median(merges)
-	cal.ComputeMBPerS = 1 / (1/cal.PartitionMBPerS + 1/cal.MergeMBPerS)
-	var params channel.Params
+	sample := one.Bytes / 1e6 / float64(k)
+	t.cal.Workers = k
+	t.cal.PartitionMBPerS = sample / one.Phase("partition")
+	t.cal.MergeMBPerS = sample / one.Phase("merge")
+	t.cal.ComputeMBPerS = 1 / (1/t.cal.PartitionMBPerS + 1/t.cal.MergeMBPerS)
 	if o.Params != nil {
-		params = *o.Params
-		cal.ParamsSource = params.Source
+		t.params = *o.Params
+		t.cal.ParamsSource = t.params.Source
 	} else {
 		// at the job's message size: what a byte costs depends on it (Redis moves a 1 MB value more than twice
 		// as fast per byte as a 64 MB one on the machine this was written on)
@@ -141,56 +212,23 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		nr, err := network.Measure(ctx, network.Options{Channel: o.Channel, Peers: o.CalibrationPeers, Redis: o.Redis,
 			Launcher: o.NetLauncher, AllToAllBytes: msg})
 		if err != nil {
-			return nil, fmt.Errorf("calibrating the %s channel: %w", o.Channel, err)
+			return t, fmt.Errorf("calibrating the %s channel: %w", o.Channel, err)
 		}
-		params = channel.Defaults()
-		nr.Apply(&params)
-		params.Source = fmt.Sprintf("measured on this host before the run: %d peers, %d-byte all-to-all messages", o.CalibrationPeers, msg)
-		cal.Network, cal.ParamsSource = nr, params.Source
+		t.params = channel.Defaults()
+		nr.Apply(&t.params)
+		t.params.Source = fmt.Sprintf("measured on this host before each run: %d peers, %d-byte all-to-all messages", o.CalibrationPeers, msg)
+		t.cal.Network, t.cal.ParamsSource = nr, t.params.Source
 	}
-
-	var runs []*Run
-	for range o.Repeat {
-		r, err := Execute(ctx, o.Launcher, o.Workers, Config{Channel: o.Channel, Rows: o.Rows, Keys: o.Keys, Seed: o.Seed, Redis: o.Redis})
-		if err != nil {
-			return nil, err
-		}
-		runs = append(runs, r)
-	}
-	slices.SortStableFunc(runs, func(a, b *Run) int { return cmpFloat(a.MeasuredS, b.MeasuredS) })
-	run := runs[len(runs)/2]
-
-	share := math.Min(1, float64(o.Cores)/float64(o.Workers))
-	j := &job.Job{InputGB: run.Bytes / 1e9, Stages: []job.Stage{{Op: channel.Shuffle, ComputeMBPerS: cal.ComputeMBPerS}}}
-	b, _, err := job.Predict(j, channel.Model{P: params}, job.Cluster{Channel: o.Channel, VCPUsPerWorker: share,
-		Workers: channel.Workers{N: o.Workers, PerHost: 1}})
+	t.run, err = Execute(ctx, o.Launcher, o.Workers, Config{Channel: o.Channel, Rows: o.Rows, Keys: o.Keys, Seed: o.Seed, Redis: o.Redis})
 	if err != nil {
-		return nil, err
+		return t, err
 	}
-	perWorkerMB := run.Bytes / 1e6 / float64(o.Workers)
-	res := &BenchResult{
-		Channel: o.Channel, Workers: o.Workers, Rows: o.Rows, RowBytes: RowBytes, Bytes: run.Bytes, Keys: o.Keys, Seed: o.Seed,
-		MeasuredS: run.MeasuredS, PredictedS: b.SetupS + b.ComputeS + b.CommS,
-		GenerateS: run.Phase("generate"), StartupS: run.StartupS, Verified: run.Verified, Groups: run.Groups,
-		Cores: o.Cores, VCPUsPerWorker: share, LoadAverage: load, Calibration: cal, ChannelParams: params,
-		Phases: []PhaseCompare{
-			{Name: "connect", MeasuredS: run.Phase("connect"), PredictedS: b.SetupS},
-			{Name: "partition", MeasuredS: run.Phase("partition"), PredictedS: perWorkerMB / (cal.PartitionMBPerS * share)},
-			{Name: "exchange", MeasuredS: run.Phase("exchange"), PredictedS: b.CommS},
-			{Name: "merge", MeasuredS: run.Phase("merge"), PredictedS: perWorkerMB / (cal.MergeMBPerS * share)},
-		},
-	}
-	for _, r := range runs {
-		res.Runs = append(res.Runs, r.MeasuredS)
-	}
-	slices.Sort(res.Runs)
-	res.ErrorPct = (res.PredictedS - res.MeasuredS) / res.MeasuredS * 100
-	return res, nil
+	t.perMB = t.run.Bytes / 1e6 / float64(o.Workers)
+	j := &job.Job{InputGB: t.run.Bytes / 1e9, Stages: []job.Stage{{Op: channel.Shuffle, ComputeMBPerS: t.cal.ComputeMBPerS}}}
+	t.pred, _, err = job.Predict(j, channel.Model{P: t.params}, job.Cluster{Channel: o.Channel, VCPUsPerWorker: share,
+		Workers: channel.Workers{N: o.Workers, PerHost: 1}})
+	return t, err
 }
-
-// calibrationRuns: the compute calibration is repeated and its median kept, so one disturbed run does not skew
-// every prediction.
-const calibrationRuns = 3
 
 func median(v []float64) float64 {
 	s := slices.Clone(v)

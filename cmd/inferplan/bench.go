@@ -56,7 +56,9 @@ channel measured as 'inferplan profile network' does (with --calibration-peers w
 partition size), unless --channel-params gives parameters. Workers share this host's CPUs: with more
 workers than CPUs each gets its share of one, as a Lambda function gets its memory's share of a vCPU.
 
-The job's time is connect + partition + exchange + merge; the median of --repeat runs is reported.`,
+The job's time is connect + partition + exchange + merge. Each of --repeat runs is predicted from a
+calibration made just before it, so other load on the host that comes and goes skews one pair, not all;
+the medians of the measurements and of the predictions are reported, with every pair.`,
 		Example: `  inferplan bench shuffle --workers 4 --rows 4000000 --channel direct
   inferplan bench shuffle --workers 8 --rows 4000000 --channel redis --format json
   inferplan bench shuffle --workers 4 --rows 1000000 --channel redis --redis-url redis://localhost:6379`,
@@ -68,7 +70,7 @@ The job's time is connect + partition + exchange + merge; the median of --repeat
 	fs.Int64Var(&o.rows, "rows", 4_000_000, "rows in all (64 bytes each), spread evenly over the workers")
 	fs.StringVar(&o.channel, "channel", "", "how workers exchange partitions: direct or redis")
 	fs.StringVar(&o.redisURL, "redis-url", "", "redis: redis://[:password@]host:port[/db] of a running server (default: start a private one)")
-	fs.IntVar(&o.repeat, "repeat", 5, "runs; the median run is reported")
+	fs.IntVar(&o.repeat, "repeat", 5, "runs, each after its own calibration; the medians are reported")
 	fs.IntVar(&o.keys, "keys", shuffle.DefaultKeys, "distinct keys")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the generated rows (recorded in the output)")
 	fs.StringVar(&o.channelParams, "channel-params", "", "channel parameters to predict with (default: measure the channel first)")
