@@ -207,11 +207,11 @@ func Defaults() Params {
 }
 
 // Loopback TCP between two worker processes on one host, the default for workers that share an EC2 instance:
-// `inferplan profile network --channel direct --peers 2` on a 2-vCPU Intel Xeon build VM, 2026-11-30, measured
-// 6.7 µs one way and 1.31 GB/s (README, "Data-parallel jobs").
+// `inferplan profile network --channel direct --peers 2` on a 2-vCPU Intel Xeon build VM, 2026-11-30T07:13Z,
+// measured 7.0 µs one way and 1.44 GB/s (README, "Data-parallel jobs").
 const (
-	LocalLatencyS     = 6.7e-6
-	LocalBandwidthBps = 1.3e9
+	LocalLatencyS     = 7.0e-6
+	LocalBandwidthBps = 1.44e9
 )
 
 // Validate checks every parameter is usable: positive latencies and bandwidths, sorted network points, a Redis
