@@ -71,7 +71,7 @@ func TestPlanClusterUsageErrors(t *testing.T) {
 	}{
 		{[]string{"plan", "--platform", "cluster"}, exitUsage, "needs --workload"},
 		{[]string{"plan", "--platform", "cluster", "--workload", clusterWorkload, "--slo-ms", "5"}, exitUsage, "--slo-ms is for --platform lambda"},
-		{[]string{"plan", "--platform", "k8s"}, exitUsage, "want lambda or cluster"},
+		{[]string{"plan", "--platform", "k8s"}, exitUsage, `"k8s" for "--platform" flag: want lambda, cluster or dataparallel`},
 		{[]string{"plan", "--profile", "p.json", "--trace", "t.csv", "--slo-ms", "5", "--workload", clusterWorkload}, exitUsage, "--workload is for --platform cluster"},
 		{[]string{"plan", "--platform", "cluster", "--workload", missing}, exitUsage, "missing.yaml:3: services[0].profiles[0]"},
 		{[]string{"simulate", "--plan", "../../planner/plan/testdata/cluster-plan.json", "--profile", "p.json"}, exitUsage, "workload file"},

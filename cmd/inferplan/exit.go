@@ -58,7 +58,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &te):
 		return exitThreshold
-	case errors.As(err, &ie):
+	case errors.As(err, &ie), isJobInfeasible(err):
 		return exitInfeasible
 	case errors.As(err, &fe), inputerr.Is(err), isCobraUsageError(err):
 		return exitUsage

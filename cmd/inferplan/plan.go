@@ -38,6 +38,7 @@ type planOptions struct {
 	startup     time.Duration
 	minInst     int
 	robust      planRobustFlags // --validate, --validate-trace, --margin, --progress (plan_robust.go)
+	jobFlags    jobPlanFlags    // --job, --channel-params (job.go)
 }
 
 func newPlanCmd(io *ioStreams) *cobra.Command {
@@ -81,7 +82,8 @@ stdout as a table, markdown or the plan JSON itself (--format).`,
 	o.trace.register(cmd)
 	fs.Float64Var(&o.sloMs, "slo-ms", 0, "latency bound in ms that the percentile must meet (default 20000 with --example)")
 	fs.Float64Var(&o.percentile, "percentile", 95, "SLO percentile, in (0, 100]")
-	fs.StringVar(&o.platform, "platform", "lambda", "platform to plan for: lambda or cluster")
+	enumFlag(cmd, &o.platform, "platform", "", "lambda", []string{"lambda", "cluster", "dataparallel"},
+		"platform to plan for: lambda (a model on Lambda), cluster (services on a fleet, --workload) or dataparallel (a data-parallel job, --job)")
 	fs.StringVar(&o.workload, "workload", "", "cluster: the workload file (services, their profiles, traces and SLOs)")
 	fs.BoolVar(&o.autoscale, "autoscale", false, "cluster: a fleet that follows a forecast of every --window's peak rate and spills to Lambda")
 	fs.DurationVar(&o.startup, "startup", 90*time.Second, "cluster --autoscale: how long an instance takes to start (it is launched that long before it is needed)")
@@ -95,8 +97,8 @@ stdout as a table, markdown or the plan JSON itself (--format).`,
 	fs.DurationVar(&o.window, "window", 0, "lambda: also plan every window of this length separately (e.g. 1h, 10m) and print the schedule; cluster --autoscale: the scaling window (default 5m)")
 	fs.IntVar(&o.refine, "refine", 30, "replays Bayesian optimisation may spend polishing the plan's timeouts (0: none)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bars on stderr")
-	_ = cmd.RegisterFlagCompletionFunc("platform", completeFixed("lambda", "cluster"))
 	o.robust.register(cmd)
+	o.jobFlags.register(cmd)
 	return cmd
 }
 
@@ -105,15 +107,20 @@ func runPlan(cmd *cobra.Command, o *planOptions) error {
 	if err != nil {
 		return &flagError{err: err}
 	}
+	if o.platform != "dataparallel" && (o.jobFlags.job != "" || o.jobFlags.channelParams != "") {
+		return flagErrorf("--job and --channel-params are for --platform dataparallel")
+	}
 	switch o.platform {
 	case "lambda":
-		if o.workload != "" {
-			return flagErrorf("--workload is for --platform cluster; a Lambda plan takes --profile and --trace")
+		for _, f := range []string{"workload", "autoscale", "startup", "min-instances"} {
+			if cmd.Flags().Changed(f) {
+				return flagErrorf("--%s is for --platform cluster; a Lambda plan takes --profile and --trace", f)
+			}
 		}
 	case "cluster":
 		return runPlanCluster(cmd, o, format)
-	default:
-		return flagErrorf("--platform %q: want lambda or cluster", o.platform)
+	case "dataparallel":
+		return runJobPlan(cmd, o, format)
 	}
 	if o.arch != "x86_64" && o.arch != "arm64" {
 		return flagErrorf("--arch %q: want x86_64 or arm64", o.arch)

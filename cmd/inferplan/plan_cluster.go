@@ -10,14 +10,14 @@ import (
 	"github.com/inferplan/inferplan/reports"
 )
 
-// lambdaOnlyFlags are plan's flags that only a Lambda plan takes: a cluster workload names its own profiles,
-// traces and SLOs.
-var lambdaOnlyFlags = []string{"profile", "trace", "slo-ms", "percentile", "example", "arch", "max-buffers", "refine",
-	"time-col", "size-col", "time-unit"}
+// notForClusterFlags are plan's flags that a cluster plan does not take: a cluster workload names its own
+// profiles, traces and SLOs, and a cluster plan is not fitted with an attainment margin.
+var notForClusterFlags = []string{"profile", "trace", "slo-ms", "percentile", "example", "arch", "max-buffers", "refine",
+	"time-col", "size-col", "time-unit", "validate", "validate-trace", "margin"}
 
 // runPlanCluster plans a fleet for a workload file.
 func runPlanCluster(cmd *cobra.Command, o *planOptions, format reports.Format) error {
-	for _, name := range lambdaOnlyFlags {
+	for _, name := range notForClusterFlags {
 		if cmd.Flags().Changed(name) {
 			return flagErrorf("--%s is for --platform lambda; a cluster workload file names each service's profiles, trace and SLO", name)
 		}

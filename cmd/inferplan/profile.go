@@ -123,8 +123,7 @@ held-out error is below --target-mape or --budget of the grid is spent.`,
 	fs.StringVar(&o.mpsPct, "mps-pct", "100", "exec sweeps under mps: CUDA_MPS_ACTIVE_THREAD_PERCENTAGE values")
 	fs.DurationVar(&o.window, "window", 6*time.Second, "exec sweeps: how long every worker runs back-to-back batches")
 	fs.BoolVar(&o.telemetry, "telemetry", true, "sample GPU utilisation, SM clock, memory and power through NVML while measuring (when a GPU is there)")
-	cmd.AddCommand(newProfileShowCmd(io))
-	cmd.AddCommand(newProfileImportCmd(io))
+	cmd.AddCommand(newProfileShowCmd(io), newProfileImportCmd(io), newProfileNetworkCmd(io))
 	return cmd
 }
 

@@ -52,6 +52,12 @@ The profile and trace are the ones the plan records (checked against their diges
 			if err := checkOutputDir("--charts", chartsDir); err != nil {
 				return err
 			}
+			if jp, err := readJobPlan(args[0]); err != nil || jp != nil {
+				if err != nil {
+					return err
+				}
+				return reportJobPlan(io, jp, htmlPath, chartsDir, chartFormat)
+			}
 			p, err := plan.ReadFile(args[0])
 			if err != nil {
 				return err

@@ -88,6 +88,8 @@ the trace. In CI it fails a build when a change makes serving more expensive.`,
 		newWorkersCmd(io),
 		newReplayCmd(io),
 		newApplyCmd(io),
+		newBenchCmd(io),
+		newWorkerCmd(io),
 	)
 	return root
 }
