@@ -46,7 +46,10 @@ func standIn(mode string) int {
 	if dir := os.Getenv("INFERPLAN_TEST_ENV_DIR"); dir != "" {
 		var keep []string
 		for _, kv := range os.Environ() {
-			if strings.HasPrefix(kv, "CUDA_") || strings.HasPrefix(kv, "INFERPLAN_") && !strings.HasPrefix(kv, "INFERPLAN_TEST_") || strings.HasPrefix(kv, "OMP_") {
+			// what workers sets for a harness (the rest is the caller's environment, passed through as it is)
+			name, _, _ := strings.Cut(kv, "=")
+			set := slices.Contains([]string{"INFERPLAN_BATCH_SIZE", "INFERPLAN_MODEL", "INFERPLAN_SERVICE", "INFERPLAN_WORKER_ID"}, name)
+			if strings.HasPrefix(kv, "CUDA_") || set || strings.HasPrefix(kv, "OMP_") {
 				keep = append(keep, kv)
 			}
 		}
