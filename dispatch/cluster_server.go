@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/inferplan/inferplan/admission"
+	"github.com/inferplan/inferplan/internal/httpauth"
 )
 
 // ClusterServer serves the Open Inference Protocol v2 in front of a cluster gateway: every service of the plan
@@ -27,7 +28,7 @@ func NewClusterServer(c *ClusterGateway, opt ServerOptions) *ClusterServer {
 	opt.defaults()
 	s := &ClusterServer{c: c, opt: opt, mux: http.NewServeMux()}
 	auth := func(h http.HandlerFunc) http.HandlerFunc {
-		return bearerAuth(opt.AuthToken, func() { c.Metrics().svcRequests.WithLabelValues("", strconv.Itoa(http.StatusUnauthorized)).Inc() }, h)
+		return httpauth.Bearer(opt.AuthToken, inferRefused(c.Metrics().svcRequests), h)
 	}
 	s.mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	s.mux.HandleFunc("GET /v2/health/ready", s.ready)

@@ -3,7 +3,6 @@ package dispatch
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +18,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/inferplan/inferplan/internal/httpauth"
 )
 
 // ServerOptions configure the HTTP front of the gateway.
@@ -88,28 +90,15 @@ func IsLoopback(addr string) bool {
 }
 
 func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
-	return bearerAuth(s.opt.AuthToken, func() { s.g.opt.Metrics.requests.WithLabelValues("", strconv.Itoa(http.StatusUnauthorized)).Inc() }, h)
+	return httpauth.Bearer(s.opt.AuthToken, inferRefused(s.g.opt.Metrics.requests), h)
 }
 
-// bearerAuth lets through requests that carry the token ("" lets every request through); refused reports an
-// inference request turned away.
-func bearerAuth(token string, refused func(), h http.HandlerFunc) http.HandlerFunc {
-	if token == "" {
-		return h
-	}
-	want := []byte(token)
-	return func(w http.ResponseWriter, r *http.Request) {
-		// the scheme is case-insensitive (RFC 9110 §11.1): "bearer" and "BEARER" are "Bearer"
-		scheme, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), want) != 1 {
-			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/infer") {
-				refused()
-			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="inferplan"`)
-			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
-			return
+// inferRefused counts an inference request turned away for its token (code 401, no buffer or service).
+func inferRefused(requests *prometheus.CounterVec) func(*http.Request) {
+	return func(r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/infer") {
+			requests.WithLabelValues("", strconv.Itoa(http.StatusUnauthorized)).Inc()
 		}
-		h(w, r)
 	}
 }
 

@@ -68,22 +68,22 @@ var svgHeader = regexp.MustCompile(`(?s)^<\?xml[^>]*>\s*(<!DOCTYPE[^>]*>\s*)?`)
 // RenderHTML writes a self-contained HTML report of a plan: its summary tables, then the charts inline as SVG
 // (no scripts, no external files).
 func RenderHTML(w io.Writer, d *explain.Data, charts []Chart) error {
-	return renderPage(w, PlanDocument(d.Plan), charts, "Every number is a replay of the trace through the buffers (contract §4).")
+	return renderPage(w, PlanDocument(d.Plan), 2, charts, "Every number is a replay of the trace through the buffers (contract §4).")
 }
 
 // RenderClusterHTML writes a self-contained HTML report of a cluster plan, as RenderHTML does for Lambda plans.
 func RenderClusterHTML(w io.Writer, p *plan.Plan, charts []Chart) error {
-	return renderPage(w, PlanDocument(p), charts, "Every number is the plan's replay of its workload's traces through the fleet it describes.")
+	return renderPage(w, PlanDocument(p), 2, charts, "Every number is the plan's replay of its workload's traces through the fleet it describes.")
 }
 
-// renderPage writes the document's first two sections, the charts, then the rest of the document.
-func renderPage(w io.Writer, doc *Document, charts []Chart, footer string) error {
+// renderPage writes the document's first lead sections, the charts, then the rest of the document.
+func renderPage(w io.Writer, doc *Document, lead int, charts []Chart, footer string) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n",
 		html.EscapeString(doc.Title), pageStyle)
 	first, rest := doc.Sections, []Section(nil)
-	if len(first) > 2 {
-		first, rest = doc.Sections[:2], doc.Sections[2:]
+	if len(first) > lead {
+		first, rest = doc.Sections[:lead], doc.Sections[lead:]
 	}
 	(&Document{Title: doc.Title, Lines: doc.Lines, Sections: first}).HTML(&b)
 	fmt.Fprint(&b, "<div class=\"charts\">\n")

@@ -1,9 +1,7 @@
 package reports
 
 import (
-	"bytes"
 	"fmt"
-	"html"
 	"image/color"
 	"io"
 	"math"
@@ -326,23 +324,6 @@ func jobMemoryIndex(mb int) int {
 // RenderJobHTML writes a self-contained HTML report of a data-parallel plan: the summary, then the charts
 // inline as SVG.
 func RenderJobHTML(w io.Writer, p *job.Plan, charts []Chart) error {
-	var b bytes.Buffer
-	doc := JobPlanDocument(p)
-	fmt.Fprintf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n",
-		html.EscapeString(doc.Title), pageStyle)
-	(&Document{Title: doc.Title, Lines: doc.Lines, Sections: doc.Sections[:1]}).HTML(&b)
-	fmt.Fprint(&b, "<div class=\"charts\">\n")
-	for i := range charts {
-		svg, err := charts[i].SVG()
-		if err != nil {
-			return fmt.Errorf("chart %s: %w", charts[i].Name, err)
-		}
-		fmt.Fprintf(&b, "<figure id=\"chart-%s\">\n%s\n<figcaption>%s</figcaption>\n</figure>\n",
-			charts[i].Name, svgHeader.ReplaceAll(svg, nil), html.EscapeString(charts[i].Caption))
-	}
-	fmt.Fprint(&b, "</div>\n")
-	(&Document{Sections: doc.Sections[1:], Notes: doc.Notes}).HTML(&b)
-	fmt.Fprint(&b, "<p class=\"note\">Made by inferplan. Every number is the channel model's prediction (FMI's structure, in seconds and bytes) with the parameters above.</p>\n</body>\n</html>\n")
-	_, err := w.Write(b.Bytes())
-	return err
+	return renderPage(w, JobPlanDocument(p), 1, charts,
+		"Every number is the channel model's prediction (FMI's structure, in seconds and bytes) with the parameters above.")
 }

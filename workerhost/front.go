@@ -3,7 +3,6 @@ package workerhost
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/inferplan/inferplan/dispatch"
+	"github.com/inferplan/inferplan/internal/httpauth"
 )
 
 // A worker's states. Only a ready worker takes batches; a dead one (its harness exited) answers 502.
@@ -169,20 +169,7 @@ func (f *front) do(j *job) jobResult {
 	return jobResult{out: out, serviceMs: ms, queueMs: queued}
 }
 
-func (f *front) auth(h http.HandlerFunc) http.HandlerFunc {
-	if f.token == "" {
-		return h
-	}
-	want := []byte("Bearer " + f.token)
-	return func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="inferplan"`)
-			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
-			return
-		}
-		h(w, r)
-	}
-}
+func (f *front) auth(h http.HandlerFunc) http.HandlerFunc { return httpauth.Bearer(f.token, nil, h) }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -75,13 +74,11 @@ func runJobPlan(cmd *cobra.Command, o *planOptions, format reports.Format) error
 		if err != nil {
 			return err
 		}
-		if o.out == "-" {
-			if _, err := o.io.Out.Write(data); err != nil {
-				return err
-			}
-			summary = o.io.ErrOut
-		} else if err := writeFileAtomic(o.out, data); err != nil {
+		if err := writeOutput(o.out, data, o.io.Out); err != nil {
 			return err
+		}
+		if o.out == "-" {
+			summary = o.io.ErrOut
 		}
 	}
 	if err := reports.RenderJobPlan(summary, format, p); err != nil {
@@ -137,22 +134,6 @@ func reportJobPlan(io *ioStreams, p *job.Plan, htmlPath, chartsDir, chartFormat 
 	if err != nil {
 		return err
 	}
-	if htmlPath != "" {
-		var b bytes.Buffer
-		if err := reports.RenderJobHTML(&b, p, charts); err != nil {
-			return err
-		}
-		if err := writeFileAtomic(htmlPath, b.Bytes()); err != nil {
-			return err
-		}
-		fmt.Fprintf(io.ErrOut, "wrote %s (%d charts)\n", htmlPath, len(charts))
-	}
-	if chartsDir != "" {
-		paths, err := reports.WriteCharts(charts, chartsDir, chartFormat)
-		if err != nil {
-			return &flagError{err: err}
-		}
-		fmt.Fprintf(io.ErrOut, "wrote %s\n", strings.Join(paths, ", "))
-	}
-	return nil
+	return writeReport(io, htmlPath, chartsDir, chartFormat, charts,
+		func(b *bytes.Buffer) error { return reports.RenderJobHTML(b, p, charts) })
 }

@@ -193,13 +193,11 @@ func runProfileNetwork(ctx context.Context, o *networkOptions) error {
 		if err != nil {
 			return err
 		}
-		if o.out == "-" {
-			if _, err := o.io.Out.Write(data); err != nil {
-				return err
-			}
-			summary = o.io.ErrOut
-		} else if err := writeFileAtomic(o.out, data); err != nil {
+		if err := writeOutput(o.out, data, o.io.Out); err != nil {
 			return err
+		}
+		if o.out == "-" {
+			summary = o.io.ErrOut
 		}
 	}
 	if format == reports.JSON {

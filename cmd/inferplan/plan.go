@@ -247,8 +247,13 @@ func writePlan(path string, p *plan.Plan, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	return writeOutput(path, data, stdout)
+}
+
+// writeOutput writes data to path, or to stdout for "-"; a file whole or not at all.
+func writeOutput(path string, data []byte, stdout io.Writer) error {
 	if path == "-" {
-		_, err = stdout.Write(data)
+		_, err := stdout.Write(data)
 		return err
 	}
 	return writeFileAtomic(path, data)

@@ -3,17 +3,14 @@
 package check
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/inferplan/inferplan/internal/inputerr"
+	"github.com/inferplan/inferplan/internal/yamlfile"
 	"github.com/inferplan/inferplan/planner/plan"
 )
 
@@ -50,10 +47,8 @@ func LoadPolicy(path string) (Policy, error) {
 // ParsePolicy parses a policy document.
 func ParsePolicy(data []byte, name string) (Policy, error) {
 	var p Policy
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
-		return Policy{}, yamlError(name, err)
+	if _, err := yamlfile.Decode(data, name, "policy", &p); err != nil && !errors.Is(err, yamlfile.ErrEmpty) {
+		return Policy{}, err
 	}
 	if err := p.Validate(); err != nil {
 		var ie *inputerr.Error
@@ -64,25 +59,6 @@ func ParsePolicy(data []byte, name string) (Policy, error) {
 		return Policy{}, err
 	}
 	return p, nil
-}
-
-func yamlError(name string, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		// "line 3: field max_cost: not found in type check.Policy"
-		msg := te.Errors[0]
-		line := 0
-		if _, e := fmt.Sscanf(msg, "line %d:", &line); e == nil {
-			msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
-		}
-		return inputerr.New(name, line, "", "%s", strings.Replace(msg, "in type check.Policy", "(not a policy key)", 1))
-	}
-	msg := err.Error()
-	line := 0
-	if _, e := fmt.Sscanf(msg, "yaml: line %d:", &line); e == nil {
-		msg = strings.TrimSpace(msg[strings.Index(msg[6:], ":")+7:])
-	}
-	return inputerr.New(name, line, "", "invalid YAML: %s", msg)
 }
 
 func lineOfKey(data []byte, key string) int {
