@@ -69,6 +69,9 @@ func NewCluster(p *plan.Plan, f *fleet.Fleet, backends []Backend, opt ClusterOpt
 	if opt.Metrics == nil {
 		opt.Metrics = NewClusterMetrics()
 	}
+	if opt.Metrics.svcRequests == nil {
+		return nil, errors.New("a cluster gateway counts per service and worker: give it NewClusterMetrics, not NewMetrics")
+	}
 	opt.defaults()
 	if len(backends) != len(f.Workers) {
 		return nil, fmt.Errorf("%d backends for %d workers", len(backends), len(f.Workers))
