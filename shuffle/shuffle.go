@@ -161,24 +161,12 @@ func sums(rows []byte) (keys, values uint64) {
 
 // WorkerMain is a worker process; args are the ones cluster.Run passes.
 func WorkerMain(ctx context.Context, args []string) error {
-	coord, rank, n, err := cluster.WorkerArgs(args)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var cfg Config
+	m, ln, err := cluster.JoinFromArgs(ctx, args, &cfg)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	m, err := cluster.Join(ctx, coord, rank, n, ln.Addr().String())
-	if err != nil {
-		return err
-	}
-	var cfg Config
-	if err := json.Unmarshal(m.Task, &cfg); err != nil {
-		m.Fail(fmt.Errorf("task: %w", err))
-		return err
-	}
 	res, err := work(ctx, m, cfg, ln)
 	if err != nil {
 		m.Fail(err)

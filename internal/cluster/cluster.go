@@ -387,3 +387,29 @@ func WorkerArgs(args []string) (coord string, rank, n int, err error) {
 	}
 	return coord, rank, n, nil
 }
+
+// JoinFromArgs is how a worker process starts: it reads the arguments Run gave it, listens on loopback for its
+// peers, joins the rendezvous, and decodes its task into task. On a bad task it tells the coordinator. The caller
+// closes the listener.
+func JoinFromArgs(ctx context.Context, args []string, task any) (*Member, net.Listener, error) {
+	coord, rank, n, err := WorkerArgs(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := Join(ctx, coord, rank, n, ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
+	if err := json.Unmarshal(m.Task, task); err != nil {
+		err = fmt.Errorf("task: %w", err)
+		m.Fail(err)
+		ln.Close()
+		return nil, nil, err
+	}
+	return m, ln, nil
+}

@@ -255,24 +255,12 @@ func mean(v []float64) float64 {
 
 // WorkerMain is a worker process: args are the ones cluster.Run passes.
 func WorkerMain(ctx context.Context, args []string) error {
-	coord, rank, n, err := cluster.WorkerArgs(args)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var t task
+	m, ln, err := cluster.JoinFromArgs(ctx, args, &t)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	m, err := cluster.Join(ctx, coord, rank, n, ln.Addr().String())
-	if err != nil {
-		return err
-	}
-	var t task
-	if err := json.Unmarshal(m.Task, &t); err != nil {
-		m.Fail(fmt.Errorf("task: %w", err))
-		return err
-	}
 	var w worker
 	switch t.Channel {
 	case channel.Direct:
