@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/inferplan/inferplan/admission"
-	"github.com/inferplan/inferplan/internal/httpauth"
+	"github.com/inferplan/inferplan/internal/httpx"
 )
 
 // ClusterServer serves the Open Inference Protocol v2 in front of a cluster gateway: every service of the plan
@@ -28,7 +28,7 @@ func NewClusterServer(c *ClusterGateway, opt ServerOptions) *ClusterServer {
 	opt.defaults()
 	s := &ClusterServer{c: c, opt: opt, mux: http.NewServeMux()}
 	auth := func(h http.HandlerFunc) http.HandlerFunc {
-		return httpauth.Bearer(opt.AuthToken, inferRefused(c.Metrics().svcRequests), h)
+		return httpx.Bearer(opt.AuthToken, inferRefused(c.Metrics().svcRequests), h)
 	}
 	s.mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	s.mux.HandleFunc("GET /v2/health/ready", s.ready)
@@ -44,16 +44,10 @@ func NewClusterServer(c *ClusterGateway, opt ServerOptions) *ClusterServer {
 // ServeHTTP implements http.Handler.
 func (s *ClusterServer) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-func (s *ClusterServer) ready(w http.ResponseWriter, _ *http.Request) {
-	if s.c.Draining() {
-		writeError(w, http.StatusServiceUnavailable, "shutting down")
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-}
+func (s *ClusterServer) ready(w http.ResponseWriter, _ *http.Request) { answerReady(w, s.c.Draining()) }
 
 func (s *ClusterServer) serverMeta(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"name": "inferplan", "version": s.opt.Version, "extensions": []string{},
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"name": "inferplan", "version": s.opt.Version, "extensions": []string{},
 		"models": s.c.Services()})
 }
 
@@ -61,7 +55,7 @@ func (s *ClusterServer) serverMeta(w http.ResponseWriter, _ *http.Request) {
 func (s *ClusterServer) service(w http.ResponseWriter, r *http.Request) (string, bool) {
 	name := r.PathValue("name")
 	if _, ok := s.c.services[name]; !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no model %q here (this gateway serves the plan's services: %v)", name, s.c.Services()))
+		httpx.WriteError(w, http.StatusNotFound, fmt.Sprintf("no model %q here (this gateway serves the plan's services: %v)", name, s.c.Services()))
 		return "", false
 	}
 	return name, true
@@ -78,7 +72,7 @@ func (s *ClusterServer) modelMeta(w http.ResponseWriter, r *http.Request) {
 			workers = append(workers, wk.ID)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{
 		"name": name, "versions": []string{"1"}, "platform": "inferplan",
 		"inputs":     []map[string]any{{"name": "input_ids", "datatype": "INT64", "shape": []int{1, -1}}},
 		"outputs":    []map[string]any{{"name": "output", "datatype": "FP32", "shape": []int{1, -1}}},
@@ -92,15 +86,7 @@ func (s *ClusterServer) modelReady(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *ClusterServer) activePlan(w http.ResponseWriter, _ *http.Request) {
-	data, err := s.c.Plan().Marshal()
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(data)
-}
+func (s *ClusterServer) activePlan(w http.ResponseWriter, _ *http.Request) { answerPlan(w, s.c.Plan()) }
 
 func (s *ClusterServer) infer(w http.ResponseWriter, r *http.Request) {
 	m := s.c.Metrics()
@@ -116,7 +102,7 @@ func (s *ClusterServer) infer(w http.ResponseWriter, r *http.Request) {
 	req, ids, pr, code, err := parseInfer(r, opt)
 	if err != nil {
 		answer(code)
-		writeError(w, code, err.Error())
+		httpx.WriteError(w, code, err.Error())
 		return
 	}
 	adm := s.c.Admission()
@@ -128,7 +114,7 @@ func (s *ClusterServer) infer(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", strconv.Itoa(int(max(math.Ceil(ref.RetryAfter.Seconds()), 1))))
 		}
 		answer(http.StatusTooManyRequests)
-		writeError(w, http.StatusTooManyRequests, err.Error())
+		httpx.WriteError(w, http.StatusTooManyRequests, err.Error())
 		return
 	}
 	defer release()
@@ -139,7 +125,7 @@ func (s *ClusterServer) infer(w http.ResponseWriter, r *http.Request) {
 	code = statusOf(w, res.Err, 1)
 	answer(code)
 	if code != http.StatusOK {
-		writeError(w, code, res.Err.Error())
+		httpx.WriteError(w, code, res.Err.Error())
 		return
 	}
 	params := ResponseParameters{Buffer: res.Buffer + 1, BatchSize: res.BatchSize, WaitMs: float64(res.Wait.Microseconds()) / 1000,
@@ -149,7 +135,7 @@ func (s *ClusterServer) infer(w http.ResponseWriter, r *http.Request) {
 	} else {
 		params.Worker = s.c.WorkerLabel(res.Buffer)
 	}
-	writeJSON(w, http.StatusOK, InferResponse{ID: req.ID, ModelName: name, ModelVersion: "1",
+	httpx.WriteJSON(w, http.StatusOK, InferResponse{ID: req.ID, ModelName: name, ModelVersion: "1",
 		Outputs:    []InferOutput{{Name: "output", Shape: []int{1, len(res.Output)}, Datatype: "FP32", Data: res.Output}},
 		Parameters: params})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/inferplan/inferplan/admission"
 	"github.com/inferplan/inferplan/fleet"
 	"github.com/inferplan/inferplan/internal/awstest"
+	"github.com/inferplan/inferplan/internal/httpx"
 	"github.com/inferplan/inferplan/planner/plan"
 )
 
@@ -213,7 +214,7 @@ func TestClusterFlakyAndHangingWorkers(t *testing.T) {
 			_ = json.NewDecoder(r.Body).Decode(&req)
 			rows := req.Inputs[0].Shape[0]
 			data := make([]float32, rows)
-			writeJSON(w, 200, map[string]any{"outputs": []map[string]any{{"name": "o", "shape": []int{rows, 1}, "datatype": "FP32", "data": data}}})
+			httpx.WriteJSON(w, 200, map[string]any{"outputs": []map[string]any{{"name": "o", "shape": []int{rows, 1}, "datatype": "FP32", "data": data}}})
 		}))
 		t.Cleanup(srv.Close)
 		return srv.URL

@@ -21,7 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/inferplan/inferplan/internal/httpauth"
+	"github.com/inferplan/inferplan/internal/httpx"
+	"github.com/inferplan/inferplan/planner/plan"
 )
 
 // ServerOptions configure the HTTP front of the gateway.
@@ -90,7 +91,7 @@ func IsLoopback(addr string) bool {
 }
 
 func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
-	return httpauth.Bearer(s.opt.AuthToken, inferRefused(s.g.opt.Metrics.requests), h)
+	return httpx.Bearer(s.opt.AuthToken, inferRefused(s.g.opt.Metrics.requests), h)
 }
 
 // inferRefused counts an inference request turned away for its token (code 401, no buffer or service).
@@ -102,33 +103,17 @@ func inferRefused(requests *prometheus.CounterVec) func(*http.Request) {
 	}
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
-}
-
-func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
-	if s.g.Draining() {
-		writeError(w, http.StatusServiceUnavailable, "shutting down")
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-}
+func (s *Server) ready(w http.ResponseWriter, _ *http.Request) { answerReady(w, s.g.Draining()) }
 
 func (s *Server) serverMeta(w http.ResponseWriter, _ *http.Request) {
 	// models is ours, beside the protocol's fields: what `inferplan replay` sends to
-	writeJSON(w, http.StatusOK, map[string]any{"name": "inferplan", "version": s.opt.Version, "extensions": []string{},
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"name": "inferplan", "version": s.opt.Version, "extensions": []string{},
 		"models": []string{s.opt.ModelName}})
 }
 
 func (s *Server) model(w http.ResponseWriter, r *http.Request) bool {
 	if name := r.PathValue("name"); name != s.opt.ModelName {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no model %q here (this gateway serves %q)", name, s.opt.ModelName))
+		httpx.WriteError(w, http.StatusNotFound, fmt.Sprintf("no model %q here (this gateway serves %q)", name, s.opt.ModelName))
 		return false
 	}
 	return true
@@ -138,7 +123,7 @@ func (s *Server) modelMeta(w http.ResponseWriter, r *http.Request) {
 	if !s.model(w, r) {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{
 		"name": s.opt.ModelName, "versions": []string{"1"}, "platform": "inferplan",
 		"inputs":  []map[string]any{{"name": "input_ids", "datatype": "INT64", "shape": []int{1, -1}}},
 		"outputs": []map[string]any{{"name": "output", "datatype": "FP32", "shape": []int{1, -1}}},
@@ -153,10 +138,22 @@ func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) activePlan(w http.ResponseWriter, _ *http.Request) {
-	data, err := s.g.Plan().Marshal()
+func (s *Server) activePlan(w http.ResponseWriter, _ *http.Request) { answerPlan(w, s.g.Plan()) }
+
+// answerReady is readiness: 200, or 503 once a shutdown has started.
+func answerReady(w http.ResponseWriter, draining bool) {
+	if draining {
+		httpx.WriteError(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// answerPlan answers the plan being served, as its file.
+func answerPlan(w http.ResponseWriter, p *plan.Plan) {
+	data, err := p.Marshal()
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpx.WriteError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -341,7 +338,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	m := s.g.opt.Metrics
 	if err != nil {
 		m.requests.WithLabelValues("", strconv.Itoa(code)).Inc()
-		writeError(w, code, err.Error())
+		httpx.WriteError(w, code, err.Error())
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opt.Timeout)
@@ -356,10 +353,10 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	code = statusOf(w, res.Err, retry)
 	m.requests.WithLabelValues(label, strconv.Itoa(code)).Inc()
 	if code != http.StatusOK {
-		writeError(w, code, res.Err.Error())
+		httpx.WriteError(w, code, res.Err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, InferResponse{ID: req.ID, ModelName: s.opt.ModelName, ModelVersion: "1",
+	httpx.WriteJSON(w, http.StatusOK, InferResponse{ID: req.ID, ModelName: s.opt.ModelName, ModelVersion: "1",
 		Outputs: []InferOutput{{Name: "output", Shape: []int{1, len(res.Output)}, Datatype: "FP32", Data: res.Output}},
 		Parameters: ResponseParameters{Buffer: res.Buffer + 1, BatchSize: res.BatchSize,
 			WaitMs: float64(res.Wait.Microseconds()) / 1000, ServiceMs: float64(res.Service.Microseconds()) / 1000,

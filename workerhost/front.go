@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/inferplan/inferplan/dispatch"
-	"github.com/inferplan/inferplan/internal/httpauth"
+	"github.com/inferplan/inferplan/internal/httpx"
 )
 
 // A worker's states. Only a ready worker takes batches; a dead one (its harness exited) answers 502.
@@ -169,23 +169,13 @@ func (f *front) do(j *job) jobResult {
 	return jobResult{out: out, serviceMs: ms, queueMs: queued}
 }
 
-func (f *front) auth(h http.HandlerFunc) http.HandlerFunc { return httpauth.Bearer(f.token, nil, h) }
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
-}
+func (f *front) auth(h http.HandlerFunc) http.HandlerFunc { return httpx.Bearer(f.token, nil, h) }
 
 // live answers 200 while the worker can run batches or is getting there; 503 once its harness is gone (a
 // liveness probe then restarts the host's workers).
 func (f *front) live(w http.ResponseWriter, _ *http.Request) {
 	if state, err := f.status(); state == stateDead {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		httpx.WriteError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -197,16 +187,16 @@ func (f *front) ready(w http.ResponseWriter, _ *http.Request) {
 	case stateReady:
 		w.WriteHeader(http.StatusOK)
 	case stateStarting:
-		writeError(w, http.StatusServiceUnavailable, "starting")
+		httpx.WriteError(w, http.StatusServiceUnavailable, "starting")
 	case stateDraining:
-		writeError(w, http.StatusServiceUnavailable, "shutting down")
+		httpx.WriteError(w, http.StatusServiceUnavailable, "shutting down")
 	default:
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		httpx.WriteError(w, http.StatusServiceUnavailable, err.Error())
 	}
 }
 
 func (f *front) serverMeta(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"name": "inferplan-worker", "version": f.version, "extensions": []string{},
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"name": "inferplan-worker", "version": f.version, "extensions": []string{},
 		"models": []string{f.w.ServiceName}})
 }
 
@@ -217,7 +207,7 @@ func (f *front) model(w http.ResponseWriter, r *http.Request) bool {
 			return true
 		}
 	}
-	writeError(w, http.StatusNotFound, fmt.Sprintf("no model %q here (worker %s serves %q)", name, f.w.ID, f.w.ServiceName))
+	httpx.WriteError(w, http.StatusNotFound, fmt.Sprintf("no model %q here (worker %s serves %q)", name, f.w.ID, f.w.ServiceName))
 	return false
 }
 
@@ -250,7 +240,7 @@ func (f *front) modelMeta(w http.ResponseWriter, r *http.Request) {
 			params["mig_device"] = f.w.MIGDevice
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{
 		"name": f.w.ServiceName, "versions": []string{"1"}, "platform": "inferplan-worker",
 		"inputs": []map[string]any{
 			{"name": "input_ids", "datatype": "INT64", "shape": []int{-1, -1}},
@@ -290,14 +280,14 @@ func (f *front) infer(w http.ResponseWriter, r *http.Request) {
 	switch state, err := f.status(); state {
 	case stateStarting:
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("worker %s is starting", f.w.ID))
+		httpx.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("worker %s is starting", f.w.ID))
 		return
 	case stateDraining:
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("worker %s is shutting down", f.w.ID))
+		httpx.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("worker %s is shutting down", f.w.ID))
 		return
 	case stateDead:
-		writeError(w, http.StatusBadGateway, fmt.Sprintf("worker %s: %v", f.w.ID, err))
+		httpx.WriteError(w, http.StatusBadGateway, fmt.Sprintf("worker %s: %v", f.w.ID, err))
 		return
 	}
 	f.mu.Lock()
@@ -306,7 +296,7 @@ func (f *front) infer(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, f.maxBody)
 	id, ids, pad, code, err := parseBatch(r.Body, maxIn)
 	if err != nil {
-		writeError(w, code, err.Error())
+		httpx.WriteError(w, code, err.Error())
 		return
 	}
 	j := &job{ids: ids, pad: pad, arrived: time.Now(), done: make(chan jobResult, 1)}
@@ -314,7 +304,7 @@ func (f *front) infer(w http.ResponseWriter, r *http.Request) {
 	case f.jobs <- j:
 	default:
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("worker %s is busy: %d batches already wait for it", f.w.ID, cap(f.jobs)))
+		httpx.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("worker %s is busy: %d batches already wait for it", f.w.ID, cap(f.jobs)))
 		return
 	}
 	var res jobResult
@@ -324,7 +314,7 @@ func (f *front) infer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.err != nil {
-		writeError(w, res.code, fmt.Sprintf("worker %s: %v", f.w.ID, res.err))
+		httpx.WriteError(w, res.code, fmt.Sprintf("worker %s: %v", f.w.ID, res.err))
 		return
 	}
 	n, width := len(res.out), len(res.out[0])
@@ -334,11 +324,11 @@ func (f *front) infer(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, v := range data {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			writeError(w, http.StatusInternalServerError, fmt.Sprintf("worker %s: the model answered %v, which JSON cannot carry", f.w.ID, v))
+			httpx.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("worker %s: the model answered %v, which JSON cannot carry", f.w.ID, v))
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, inferResponse{ID: id, ModelName: f.w.ServiceName, ModelVersion: "1",
+	httpx.WriteJSON(w, http.StatusOK, inferResponse{ID: id, ModelName: f.w.ServiceName, ModelVersion: "1",
 		Outputs:    []dispatch.InferOutput{{Name: "output", Shape: []int{n, width}, Datatype: "FP32", Data: data}},
 		Parameters: InferParameters{Worker: f.w.ID, QueueMs: res.queueMs, ServiceMs: math.Round(res.serviceMs*1000) / 1000}})
 }

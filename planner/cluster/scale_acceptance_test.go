@@ -3,12 +3,10 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"math"
 	"path/filepath"
 	"testing"
 
 	"github.com/inferplan/inferplan/planner"
-	"github.com/inferplan/inferplan/planner/plan"
 )
 
 // TestAutoscaleAcceptance is issue 11's acceptance on testdata/cluster/autoscale.yaml: bert-large on the Azure
@@ -73,22 +71,7 @@ func TestAutoscaleAcceptance(t *testing.T) {
 			t.Errorf("%s: forecast %+v, want backtests of at least two methods", s.Name, s.Forecast)
 		}
 	}
-	data, err := p.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// the written plan, read back and replayed (its schedule, its spill rules), gives the same estimate
-	back, err := plan.Parse(data, "plan.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := Simulate(back, w, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if math.Abs(e.CostUSD-p.Estimate.CostUSD) > 1e-9 || e.SLOAttainment != p.Estimate.SLOAttainment || e.InstanceHours != p.Estimate.InstanceHours {
-		t.Errorf("replay of the written plan %+v differs from the plan's estimate %+v", e, p.Estimate)
-	}
+	data := replayWritten(t, p, w)
 	again, err := Plan(context.Background(), w, opt)
 	if err != nil {
 		t.Fatal(err)

@@ -186,7 +186,13 @@ func TestScenarioAcceptance(t *testing.T) {
 	if len(p.Baselines) != 4 || len(p.Cluster.Decisions) == 0 || len(p.Cluster.Hardware) == 0 {
 		t.Errorf("%d baselines, %d decisions, %d hardware sources", len(p.Baselines), len(p.Cluster.Decisions), len(p.Cluster.Hardware))
 	}
-	// the written plan, read back and replayed, gives the same estimate
+	replayWritten(t, p, w)
+}
+
+// replayWritten writes the plan, reads it back, replays it over the workload (its schedule and spill rules too)
+// and checks the replay gives the plan's own estimate; it returns the written bytes.
+func replayWritten(t *testing.T, p *plan.Plan, w *Workload) []byte {
+	t.Helper()
 	data, err := p.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -199,9 +205,11 @@ func TestScenarioAcceptance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if math.Abs(e.CostUSD-p.Estimate.CostUSD) > 1e-9 || e.SLOAttainment != p.Estimate.SLOAttainment || e.LatencyP99Ms != p.Estimate.LatencyP99Ms {
+	if math.Abs(e.CostUSD-p.Estimate.CostUSD) > 1e-9 || e.SLOAttainment != p.Estimate.SLOAttainment ||
+		e.LatencyP99Ms != p.Estimate.LatencyP99Ms || e.InstanceHours != p.Estimate.InstanceHours {
 		t.Errorf("replay of the written plan %+v differs from the plan's estimate %+v", e, p.Estimate)
 	}
+	return data
 }
 
 // BenchmarkPlanScenario plans the scenario with its baselines (issue 10: ≤ 60 s on 2 cores).

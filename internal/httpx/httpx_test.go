@@ -1,4 +1,4 @@
-package httpauth
+package httpx
 
 import (
 	"net/http"

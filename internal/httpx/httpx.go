@@ -1,6 +1,6 @@
-// Package httpauth is the bearer-token check every inferplan HTTP server (the gateway, the workers' fronts) applies
-// the same way.
-package httpauth
+// Package httpx holds what every inferplan HTTP server (the gateway, the workers' fronts) does the same way: the
+// bearer-token check and JSON answers.
+package httpx
 
 import (
 	"crypto/subtle"
@@ -24,11 +24,21 @@ func Bearer(token string, refused func(*http.Request), h http.HandlerFunc) http.
 				refused(r)
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="inferplan"`)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": "missing or wrong bearer token"})
+			WriteError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}
 		h(w, r)
 	}
+}
+
+// WriteJSON answers v as JSON with the status code.
+func WriteJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// WriteError answers {"error": msg} with the status code.
+func WriteError(w http.ResponseWriter, code int, msg string) {
+	WriteJSON(w, code, map[string]string{"error": msg})
 }
